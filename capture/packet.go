@@ -1,0 +1,90 @@
+// Package capture owns packet sources (capture files, live AF_PACKET rings) and
+// the decoding of link, network and tunnel layers down to TCP segments.
+//
+// It knows nothing about HTTP: its output is a Packet, one TCP segment with the
+// flow it belongs to.
+package capture
+
+import (
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+)
+
+// TCPFlags holds the TCP control bits apiwatch cares about.
+type TCPFlags uint8
+
+const (
+	FlagFIN TCPFlags = 1 << iota
+	FlagSYN
+	FlagRST
+	FlagPSH
+	FlagACK
+)
+
+func (f TCPFlags) Has(x TCPFlags) bool { return f&x == x }
+
+// Flow identifies one direction of a TCP connection. VLAN and VNI are part of
+// the key because mirrored traffic from several segments (or tenants of a
+// cloud packet mirror) can reuse the same addresses.
+type Flow struct {
+	SrcIP, DstIP     netip.Addr
+	SrcPort, DstPort uint16
+	// VLAN holds the outer and inner 802.1Q VLAN IDs (QinQ); zero when untagged.
+	VLAN [2]uint16
+	// VNI is the VXLAN network identifier, or the GRE key, of the tunnel the
+	// packet was carried in; zero when not tunnelled.
+	VNI uint32
+}
+
+// Reverse returns the flow of the opposite direction.
+func (f Flow) Reverse() Flow {
+	f.SrcIP, f.DstIP = f.DstIP, f.SrcIP
+	f.SrcPort, f.DstPort = f.DstPort, f.SrcPort
+	return f
+}
+
+// Canonical returns the flow with its endpoints in a fixed order, so both
+// directions of a connection map to the same value; swapped reports whether f
+// was reversed to get there.
+func (f Flow) Canonical() (c Flow, swapped bool) {
+	switch cmp := f.SrcIP.Compare(f.DstIP); {
+	case cmp < 0, cmp == 0 && f.SrcPort <= f.DstPort:
+		return f, false
+	}
+	return f.Reverse(), true
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// Hash returns the same value for both directions of a connection, so packets
+// can be sharded across workers by connection.
+func (f Flow) Hash() uint64 {
+	c, _ := f.Canonical()
+	return maphash.Comparable(hashSeed, c)
+}
+
+func (f Flow) String() string {
+	s := fmt.Sprintf("%s -> %s", netip.AddrPortFrom(f.SrcIP, f.SrcPort), netip.AddrPortFrom(f.DstIP, f.DstPort))
+	if f.VLAN != [2]uint16{} {
+		s += fmt.Sprintf(" vlan %d/%d", f.VLAN[0], f.VLAN[1])
+	}
+	if f.VNI != 0 {
+		s += fmt.Sprintf(" vni %d", f.VNI)
+	}
+	return s
+}
+
+// Packet is one decoded TCP segment.
+//
+// Payload points into the buffer of the Source (or of the Decoder, for
+// reassembled IPv4 fragments) and is valid only until the next packet is read:
+// a consumer that needs the bytes later must copy them.
+type Packet struct {
+	// Timestamp is the capture time in Unix nanoseconds.
+	Timestamp int64
+	Flow      Flow
+	Seq, Ack  uint32
+	Flags     TCPFlags
+	Payload   []byte
+}
