@@ -17,8 +17,10 @@ import "github.com/apiwatch/apiwatch/capture"
 type Direction uint8
 
 const (
-	// ClientToServer is the direction of the SYN, or when the handshake was
-	// not seen, the direction of the first packet seen.
+	// ClientToServer is the direction of the SYN (the opposite of the
+	// SYN-ACK when only that was seen), or when the handshake was not seen,
+	// the direction of the first packet seen carrying data: a pure ACK, FIN
+	// or RST of an unknown connection opens none.
 	ClientToServer Direction = iota
 	ServerToClient
 )

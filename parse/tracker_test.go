@@ -1,0 +1,133 @@
+package parse
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/parse/reassembly"
+)
+
+// step is one call on a connection: bytes in one direction, or a gap.
+type step struct {
+	dir reassembly.Direction
+	s   string
+	gap int
+}
+
+func c2s(s string) step { return step{dir: reassembly.ClientToServer, s: s} }
+func s2c(s string) step { return step{dir: reassembly.ServerToClient, s: s} }
+
+var testFlow = capture.Flow{
+	SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("192.0.2.2"),
+	SrcPort: 40000, DstPort: 80,
+}
+
+// summary renders a transaction compactly: "GET /a -> 200 [flags]".
+func summary(t *Transaction) string {
+	var b strings.Builder
+	if t.Request != nil {
+		fmt.Fprintf(&b, "%s %s", t.Request.Method, t.Request.Target)
+	} else {
+		b.WriteString("-")
+	}
+	b.WriteString(" -> ")
+	if t.Response != nil {
+		fmt.Fprintf(&b, "%d", t.Response.Status)
+		if t.Response.BodyLen > 0 {
+			fmt.Fprintf(&b, " (%d)", t.Response.BodyLen)
+		}
+	} else {
+		b.WriteString("-")
+	}
+	if t.Interim > 0 {
+		fmt.Fprintf(&b, " interim=%d", t.Interim)
+	}
+	for _, f := range []struct {
+		f TxFlags
+		n string
+	}{{TxUnanswered, "unanswered"}, {TxNoRequest, "no_request"}, {TxQueueOverflow, "overflow"}} {
+		if t.Flags&f.f != 0 {
+			b.WriteString(" " + f.n)
+		}
+	}
+	if t.Flow.SrcPort != testFlow.SrcPort {
+		b.WriteString(" reversed")
+	}
+	return b.String()
+}
+
+func TestTrackerPairing(t *testing.T) {
+	tr := NewTracker(Config{MaxPending: 3}, nil)
+	var got []string
+	tr.out = HandlerFunc(func(t *Transaction) { got = append(got, summary(t)) })
+
+	f := func(name string, steps []step, want ...string) {
+		t.Helper()
+		// Twice on the same Tracker: the second run reuses the pooled
+		// connection and records, proving they are reset.
+		for run := 0; run < 2; run++ {
+			got = nil
+			c := tr.New(testFlow, 1)
+			for i, s := range steps {
+				if s.gap > 0 {
+					c.Gap(s.dir, s.gap, int64(i+2))
+					continue
+				}
+				c.Data(s.dir, []byte(s.s), int64(i+2))
+			}
+			c.Close(reassembly.CloseFIN, int64(len(steps)+2))
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s (run %d):\ngot:\n  %s\nwant:\n  %s", name, run, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		}
+	}
+
+	f("simple",
+		[]step{c2s("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), s2c("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")},
+		"GET /a -> 200 (2)")
+	f("pipelined",
+		[]step{
+			c2s("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n"),
+			s2c("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"),
+			s2c("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc"),
+		},
+		"GET /1 -> 200 (1)", "GET /2 -> 404", "GET /3 -> 201 (3)")
+	f("response to HEAD has no body",
+		[]step{
+			c2s("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n"),
+			s2c("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+		},
+		"HEAD /h -> 200", "GET /g -> 200 (2)")
+	f("interim responses",
+		[]step{
+			c2s("POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"),
+			s2c("HTTP/1.1 100 Continue\r\n\r\n"),
+			c2s("data"),
+			s2c("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+		},
+		"POST /up -> 204 interim=2")
+	f("unanswered at close",
+		[]step{c2s("GET /lost HTTP/1.1\r\nHost: x\r\n\r\n")},
+		"GET /lost -> - unanswered")
+	f("response only",
+		[]step{s2c("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")},
+		"- -> 200 (2) no_request")
+	f("requests from the side reassembly called server (midstream pickup)",
+		[]step{s2c("GET /m HTTP/1.1\r\nHost: x\r\n\r\n"), c2s("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")},
+		"GET /m -> 200 reversed")
+	f("early response before the request body completes",
+		[]step{
+			c2s("POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"),
+			s2c("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"),
+			c2s("67890"),
+		},
+		"POST /big -> 413")
+	f("pending queue overflow reports the oldest early",
+		[]step{
+			c2s("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n\r\n"),
+		},
+		"GET /1 -> - unanswered overflow", "GET /2 -> - unanswered", "GET /3 -> - unanswered", "GET /4 -> - unanswered")
+}

@@ -1,0 +1,55 @@
+// Package parse turns TCP segments into HTTP transactions: it wires the TCP
+// reassembler (parse/reassembly) to one HTTP/1.x parser per direction
+// (parse/http1) and pairs requests with responses per connection.
+package parse
+
+import (
+	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/parse/http1"
+)
+
+// TxFlags mark how complete a transaction is.
+type TxFlags uint8
+
+const (
+	// TxUnanswered: the request got no response before the connection ended.
+	TxUnanswered TxFlags = 1 << iota
+	// TxNoRequest: a response was seen without its request (one-sided
+	// capture, midstream pickup, or the request was lost in a gap).
+	TxNoRequest
+	// TxQueueOverflow: more pipelined requests were waiting than
+	// Config.MaxPending, and this one was reported before its response.
+	TxQueueOverflow
+)
+
+// Transaction is one HTTP request paired with its response.
+//
+// A Transaction handed to a Handler, and the Messages it points to, are only
+// valid during the call.
+type Transaction struct {
+	// Flow is oriented client to server: the client is the side that sent
+	// the request.
+	Flow capture.Flow
+	// Request and Response are nil when that half was not seen.
+	Request, Response *http1.Message
+	// Interim counts 1xx interim responses (100 Continue, 102, 103) that came
+	// before the final response.
+	Interim int
+	Flags   TxFlags
+}
+
+// Gap reports whether bytes of either message were lost.
+func (t *Transaction) Gap() bool {
+	return t.Request != nil && t.Request.Flags&http1.FlagGap != 0 ||
+		t.Response != nil && t.Response.Flags&http1.FlagGap != 0
+}
+
+// Handler receives transactions.
+type Handler interface {
+	Transaction(t *Transaction)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(t *Transaction)
+
+func (f HandlerFunc) Transaction(t *Transaction) { f(t) }

@@ -1,0 +1,349 @@
+// Package pipeline runs the sensor's stages — capture, decode, TCP
+// reassembly, HTTP parsing — on worker goroutines, sharded by connection.
+//
+// Each worker owns a reassembly.Assembler and a parse.Tracker: no state is
+// shared between workers, so the hot path takes no locks. Packets of one
+// connection always reach the same worker (capture.Flow.Hash).
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/parse"
+	"github.com/apiwatch/apiwatch/parse/reassembly"
+)
+
+// Config configures a run. The zero value is usable.
+type Config struct {
+	// Workers is the number of reassembly/parsing workers. Default
+	// GOMAXPROCS. With one worker, packets are processed on the reading
+	// goroutine with no hand-off at all.
+	Workers    int
+	Decoder    capture.DecoderConfig
+	Reassembly reassembly.Config
+	Parse      parse.Config
+	// Progress, when set, is called about every ProgressInterval from a
+	// separate goroutine.
+	Progress         func(Progress)
+	ProgressInterval time.Duration // default 2s
+}
+
+// Progress is a snapshot of a run in flight.
+type Progress struct {
+	Elapsed    time.Duration
+	Packets    uint64
+	Read       int64 // bytes consumed of the input being read
+	Total      int64 // size of that input, 0 when unknown
+	Input      int   // index of the input being read
+	InputCount int
+}
+
+// HandlerFactory makes the transaction handler of one worker. Handlers of
+// different workers are called concurrently; one handler is only called
+// from its own worker. A handler that implements Flusher is flushed once
+// its worker has reported its last transaction.
+type HandlerFactory func(worker int) parse.Handler
+
+// Flusher is implemented by handlers that buffer output.
+type Flusher interface {
+	Flush()
+}
+
+// Stats summarises a run.
+type Stats struct {
+	Capture    capture.Stats
+	Reassembly reassembly.Stats
+	Parse      parse.Stats
+	Inputs     []InputStats
+	// First and last packet capture times, Unix ns.
+	FirstPacket, LastPacket int64
+	Elapsed                 time.Duration
+}
+
+// InputStats describes how reading one input ended.
+type InputStats struct {
+	Name  string
+	Bytes int64
+	// Err is the error that ended the input early (a truncated capture
+	// file), nil when it was read to its end.
+	Err error
+}
+
+const (
+	batchPackets = 256
+	batchBytes   = 512 << 10
+	// checkEvery is how many packets pass between looks at the context and
+	// the progress counters: often enough to stop promptly, rarely enough to
+	// cost nothing.
+	checkEvery = 1024
+)
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = 2 * time.Second
+	}
+	return c
+}
+
+// worker is one shard: an assembler feeding a tracker.
+type worker struct {
+	asm     *reassembly.Assembler
+	tracker *parse.Tracker
+	out     parse.Handler
+	in      chan *batch
+}
+
+func newWorker(cfg *Config, h parse.Handler) *worker {
+	t := parse.NewTracker(cfg.Parse, h)
+	return &worker{tracker: t, asm: reassembly.New(cfg.Reassembly, t), out: h}
+}
+
+// finish closes the worker's connections, reporting their last
+// transactions, and merges its counters into st.
+func (w *worker) finish(ts int64, st *Stats) {
+	w.asm.CloseAll(ts)
+	if f, ok := w.out.(Flusher); ok {
+		f.Flush()
+	}
+	st.Reassembly.Add(w.asm.Stats())
+	st.Parse.Add(w.tracker.Stats())
+}
+
+// batch carries packets from the reader to a worker. Payloads are copied
+// into buf because the source reuses its buffer on the next read.
+type batch struct {
+	pkts []capture.Packet
+	buf  []byte
+}
+
+func (b *batch) add(p *capture.Packet) {
+	q := *p
+	start := len(b.buf)
+	b.buf = append(b.buf, p.Payload...)
+	q.Payload = b.buf[start:len(b.buf):len(b.buf)]
+	b.pkts = append(b.pkts, q)
+}
+
+func (b *batch) fits(p *capture.Packet) bool {
+	return len(b.pkts) < batchPackets && len(b.buf)+len(p.Payload) <= cap(b.buf)
+}
+
+// Run reads sources one after the other as one continuous capture (capture
+// files, or the rotated pieces of one recording) and returns when all are
+// read or ctx is done. Flows still open at the end are closed and their
+// transactions reported.
+func Run(ctx context.Context, cfg Config, sources []capture.Source, names []string, newHandler HandlerFactory) (Stats, error) {
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	workers := make([]*worker, cfg.Workers)
+	for i := range workers {
+		workers[i] = newWorker(&cfg, newHandler(i))
+	}
+
+	var prog progressCounters
+	prog.inputs = len(sources)
+	stopProgress := prog.report(cfg, start)
+	defer stopProgress()
+
+	r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: workers, prog: &prog}
+	var wg sync.WaitGroup
+	if len(workers) > 1 {
+		r.free = make(chan *batch, 4*len(workers)+len(workers))
+		for i := 0; i < cap(r.free); i++ {
+			r.free <- &batch{pkts: make([]capture.Packet, 0, batchPackets), buf: make([]byte, 0, batchBytes)}
+		}
+		r.cur = make([]*batch, len(workers))
+		for _, w := range workers {
+			w.in = make(chan *batch, 4)
+			wg.Add(1)
+			go func(w *worker) {
+				defer wg.Done()
+				for b := range w.in {
+					for i := range b.pkts {
+						w.asm.Packet(&b.pkts[i])
+					}
+					b.pkts, b.buf = b.pkts[:0], b.buf[:0]
+					r.free <- b
+				}
+			}(w)
+		}
+	}
+
+	var st Stats
+	var runErr error
+	for i, src := range sources {
+		prog.input.Store(int64(i))
+		in := InputStats{Name: names[i]}
+		in.Bytes, in.Err = r.readAll(ctx, src)
+		st.Inputs = append(st.Inputs, in)
+		if ctx.Err() != nil {
+			runErr = ctx.Err()
+			break
+		}
+	}
+	r.flushAll()
+	for _, w := range workers {
+		if w.in != nil {
+			close(w.in)
+		}
+	}
+	wg.Wait()
+
+	for _, w := range workers {
+		w.finish(r.last, &st)
+	}
+	st.Capture = r.dec.Stats()
+	st.FirstPacket, st.LastPacket = r.first, r.last
+	st.Elapsed = time.Since(start)
+	return st, runErr
+}
+
+// reader reads and decodes packets and hands them to the worker that owns
+// their connection.
+type reader struct {
+	dec         *capture.Decoder
+	workers     []*worker
+	cur         []*batch // the batch being filled for each worker
+	free        chan *batch
+	prog        *progressCounters
+	first, last int64
+	pkt         capture.Packet
+}
+
+func (r *reader) readAll(ctx context.Context, src capture.Source) (int64, error) {
+	prog, _ := src.(capture.Progresser)
+	var n uint64
+	for {
+		data, ci, err := src.ReadPacket()
+		if err != nil {
+			read := r.prog.noteRead(prog)
+			if errors.Is(err, io.EOF) {
+				return read, nil
+			}
+			return read, err
+		}
+		if n++; n%checkEvery == 0 {
+			r.prog.packets.Add(checkEvery)
+			r.prog.noteRead(prog)
+			if ctx.Err() != nil {
+				return r.prog.noteRead(prog), nil
+			}
+		}
+		if r.first == 0 {
+			r.first = ci.Timestamp
+		}
+		r.last = ci.Timestamp
+		if r.dec.Decode(data, ci.LinkType, ci.Timestamp, &r.pkt) != capture.ResultTCP {
+			continue
+		}
+		r.dispatch(&r.pkt)
+	}
+}
+
+func (r *reader) dispatch(p *capture.Packet) {
+	if len(r.workers) == 1 {
+		r.workers[0].asm.Packet(p)
+		return
+	}
+	i := int(p.Flow.Hash() % uint64(len(r.workers)))
+	b := r.cur[i]
+	if b != nil && !b.fits(p) {
+		r.workers[i].in <- b
+		b = nil
+	}
+	if b == nil {
+		b = <-r.free
+		if cap(b.buf) < len(p.Payload) {
+			// Larger than any frame a NIC hands over, but a reassembled
+			// IPv4 datagram can be up to 64 KiB.
+			b.buf = make([]byte, 0, len(p.Payload))
+		}
+		r.cur[i] = b
+	}
+	b.add(p)
+}
+
+func (r *reader) flushAll() {
+	for i, b := range r.cur {
+		if b != nil && len(b.pkts) > 0 {
+			r.workers[i].in <- b
+		}
+		r.cur[i] = nil
+	}
+}
+
+// progressCounters are written by the reader and read by the progress
+// reporter, hence atomics; they are touched once per checkEvery packets.
+type progressCounters struct {
+	packets     atomic.Uint64
+	currentRead atomic.Int64 // bytes consumed of the input being read
+	total       atomic.Int64
+	input       atomic.Int64
+	inputs      int
+}
+
+func (p *progressCounters) noteRead(src capture.Progresser) int64 {
+	if src == nil {
+		return 0
+	}
+	read, total := src.Progress()
+	p.currentRead.Store(read)
+	p.total.Store(total)
+	return read
+}
+
+func (p *progressCounters) report(cfg Config, start time.Time) (stop func()) {
+	if cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(cfg.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				cfg.Progress(Progress{
+					Elapsed:    time.Since(start),
+					Packets:    p.packets.Load(),
+					Read:       p.currentRead.Load(),
+					Total:      p.total.Load(),
+					Input:      int(p.input.Load()),
+					InputCount: p.inputs,
+				})
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// String formats a progress line.
+func (p Progress) String() string {
+	s := fmt.Sprintf("%d packets, %.1f MB", p.Packets, float64(p.Read)/1e6)
+	if p.Total > 0 {
+		s += fmt.Sprintf(" of %.1f MB (%.0f%%)", float64(p.Total)/1e6, 100*float64(p.Read)/float64(p.Total))
+	}
+	if p.InputCount > 1 {
+		s += fmt.Sprintf(", file %d of %d", p.Input+1, p.InputCount)
+	}
+	if secs := p.Elapsed.Seconds(); secs > 0 {
+		s += fmt.Sprintf(", %.0f MB/s", float64(p.Read)/1e6/secs)
+	}
+	return s
+}
