@@ -63,6 +63,9 @@ type Stats struct {
 	Reassembly reassembly.Stats
 	Parse      parse.Stats
 	Inputs     []InputStats
+	// Kernel holds the capture sockets' counters of a live run: packets
+	// the kernel dropped never reached the decoder.
+	Kernel capture.LiveStats
 	// First and last packet capture times, Unix ns.
 	FirstPacket, LastPacket int64
 	Elapsed                 time.Duration
@@ -346,4 +349,95 @@ func (p Progress) String() string {
 		s += fmt.Sprintf(", %.0f MB/s", float64(p.Read)/1e6/secs)
 	}
 	return s
+}
+
+// RunLive reads every source concurrently, each on a worker of its own,
+// until ctx is done: live sockets of one fanout group, which the kernel
+// already shards by connection. Sources return capture.ErrTimeout when idle,
+// which is when a worker notices ctx.
+func RunLive(ctx context.Context, cfg Config, sources []capture.Source, names []string, newHandler HandlerFactory) (Stats, error) {
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	var prog progressCounters
+	prog.inputs = len(sources)
+	stopProgress := prog.report(cfg, start)
+	defer stopProgress()
+
+	type result struct {
+		st  Stats
+		err error
+	}
+	results := make([]result, len(sources))
+	var wg sync.WaitGroup
+	for i, src := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorker(&cfg, newHandler(i))
+			r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: []*worker{w}, prog: &prog}
+			err := r.readLive(ctx, src)
+			res := &results[i]
+			w.finish(r.last, &res.st)
+			res.st.Capture = r.dec.Stats()
+			res.st.FirstPacket, res.st.LastPacket = r.first, r.last
+			res.st.Inputs = []InputStats{{Name: names[i]}}
+			if ls, ok := src.(capture.LiveStatser); ok {
+				if k, kerr := ls.Stats(); kerr == nil {
+					res.st.Kernel = k
+				}
+			}
+			res.err = err
+		}()
+	}
+	wg.Wait()
+
+	var st Stats
+	var runErr error
+	for _, r := range results {
+		st.add(&r.st)
+		if r.err != nil && runErr == nil {
+			runErr = r.err
+		}
+	}
+	st.Elapsed = time.Since(start)
+	return st, runErr
+}
+
+func (r *reader) readLive(ctx context.Context, src capture.Source) error {
+	var n uint64
+	for ctx.Err() == nil {
+		data, ci, err := src.ReadPacket()
+		if errors.Is(err, capture.ErrTimeout) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n++; n%checkEvery == 0 {
+			r.prog.packets.Add(checkEvery)
+		}
+		if r.first == 0 {
+			r.first = ci.Timestamp
+		}
+		r.last = ci.Timestamp
+		if r.dec.Decode(data, ci.LinkType, ci.Timestamp, &r.pkt) == capture.ResultTCP {
+			r.workers[0].asm.Packet(&r.pkt)
+		}
+	}
+	return nil
+}
+
+// add merges the stats of another worker's run into s.
+func (s *Stats) add(o *Stats) {
+	s.Capture.Add(&o.Capture)
+	s.Reassembly.Add(o.Reassembly)
+	s.Parse.Add(o.Parse)
+	s.Inputs = append(s.Inputs, o.Inputs...)
+	s.Kernel.Packets += o.Kernel.Packets
+	s.Kernel.Drops += o.Kernel.Drops
+	s.Kernel.Freezes += o.Kernel.Freezes
+	if s.FirstPacket == 0 || o.FirstPacket != 0 && o.FirstPacket < s.FirstPacket {
+		s.FirstPacket = o.FirstPacket
+	}
+	s.LastPacket = max(s.LastPacket, o.LastPacket)
 }

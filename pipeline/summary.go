@@ -96,6 +96,8 @@ func (s *Stats) Drops() []Drop {
 			out = append(out, Drop{name, n})
 		}
 	}
+	add("kernel.drops", s.Kernel.Drops)
+	add("kernel.ring_freezes", s.Kernel.Freezes)
 	s.Capture.EachDrop(func(r capture.DropReason, n uint64) { add("decode."+r.String(), n) })
 	r := &s.Reassembly
 	add("reassembly.gap_bytes", r.GapBytes)

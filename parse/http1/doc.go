@@ -9,6 +9,58 @@
 // The parser decides what a direction carries from its content, not its port:
 // a request line makes it a request stream, a status line a response stream;
 // anything else that cannot be resynchronised is reported as not HTTP.
+//
+// # Framing decisions
+//
+// Where the RFCs leave a passive observer a choice, the parser decides so:
+//
+//   - Content-Length: digits with leading zeros, or a comma list of equal
+//     values. Anything else (sign, junk, more than 18 significant digits,
+//     differing values — the latter also FlagSmuggling) is FlagParseError and
+//     no length at all: a request then has no body (its bytes are resynced
+//     over as garbage), a response runs to the close.
+//   - Transfer-Encoding wins over Content-Length (RFC 9112 §6.3), flagged
+//     FlagSmuggling. chunked must be the final coding; a response whose final
+//     coding is not chunked runs to the close and its other transfer codings
+//     are decoded like content codings; such a request is FlagParseError and
+//     falls back to Content-Length.
+//   - No body: responses to HEAD, 1xx and 204/304 without framing headers.
+//     A 1xx, 204 or 304 that carries Transfer-Encoding or a non-zero
+//     Content-Length is read as browsers (and suricata) read it, with its
+//     body (FlagUnexpectedBody) — unless the next bytes start "HTTP/", which
+//     means the header only described a cached representation. A 1xx without
+//     framing is interim (FlagInterim) and the next response answers the same
+//     request without asking ResponseMethod again.
+//   - 101, and 2xx answering CONNECT, end the direction (KindTunnel,
+//     FlagUpgrade). The request side becomes a tunnel right after a CONNECT
+//     head (it cannot see the answer); after a request with Upgrade, bytes
+//     that are not a start line are tunnel bytes; "PRI * HTTP/2.0" on a known
+//     request side is h2c after an Upgrade (tunnel), at a stream start it is
+//     HTTP/2 with prior knowledge (KindNotHTTP).
+//   - HTTP/0.9: "METHOD target" with no version is a 0.9 request only if no
+//     header line follows in the bytes at hand (else it is HTTP/1.0 missing
+//     its version, FlagParseError); a 0.9 request is therefore only reliably
+//     recognised when its line arrives whole, as it does on the wire. A stream
+//     whose first bytes are no start line while the Handler's ResponseMethod
+//     knows a pending request is a 0.9 response: raw bytes to the close.
+//   - Resynchronisation (after garbage, a gap outside a known-length body,
+//     or a midstream start) scans line starts for a strict start line
+//     ("METHOD SP target SP HTTP/1.x" with an upper-case method, or
+//     "HTTP/1.x NNN"); first bytes that can be neither are rejected without
+//     copying. A stream that shows no start line within 4 KiB is KindNotHTTP;
+//     one starting with a TLS record (0x16) is at once.
+//   - Gaps inside a Content-Length body or chunk data keep sync (FlagGap;
+//     Body then holds the bytes around the hole, and decoding stops at it);
+//     a gap in a close-delimited body is counted; anywhere else the message
+//     is reported FlagGap|FlagTruncated and the stream resynchronised.
+//   - Bodies are never buffered whole: Body keeps the first BodyKeep bytes;
+//     an encoded body is buffered up to max(BodyKeep, 256 KiB) and decoded at
+//     the message end (a longer one decodes its prefix: FlagBodyCapped).
+//     Decoding stops at MaxDecodedBytes or MaxDecodeRatio × max(encoded,
+//     1 KiB) bytes. "deflate" is zlib when the first two bytes are a zlib
+//     header, raw deflate otherwise. A body that cannot be decoded at all
+//     keeps its raw bytes with DecodedLen -1 and FlagDecodeError.
+//   - Trailer fields are skipped (counted in WireBodyLen, not kept).
 package http1
 
 // Kind is what a Parser has decided its direction carries.
@@ -39,6 +91,7 @@ const (
 	FlagHeadersCapped                    // more headers than Config.MaxHeaders, or a header block over Config.MaxHeaderBytes: extra headers dropped
 	FlagObsFold                          // obsolete header line folding was unfolded
 	FlagUpgrade                          // CONNECT accepted or 101 Switching Protocols: the rest of the stream is a tunnel
+	FlagUnexpectedBody                   // a 1xx, 204 or 304 response carried a body framed by its headers (read as browsers do)
 )
 
 // Header is one header field. Name and Value are views into the Message's
@@ -83,6 +136,8 @@ type Message struct {
 	Body []byte
 
 	Flags Flags
+
+	buf []byte // CopyTo's storage for the views above
 }
 
 // Handler receives what a Parser finds.

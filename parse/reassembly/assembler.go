@@ -90,7 +90,11 @@ func (a *Assembler) Packet(p *capture.Packet) {
 	c := a.conns[key]
 	if c != nil && c.closed {
 		if !syn {
-			a.stats.LatePackets++
+			// The last ACK of a FIN handshake is expected; only late
+			// data is worth counting.
+			if len(p.Payload) > 0 {
+				a.stats.LatePackets++
+			}
 			return
 		}
 		a.forget(c)

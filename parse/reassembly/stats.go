@@ -40,7 +40,7 @@ type Stats struct {
 	// not end the connection, so someone other than an endpoint may have
 	// sent it.
 	SuspectedRSTInjection uint64
-	LatePackets           uint64 // packets of a lingering closed connection, dropped
+	LatePackets           uint64 // data packets of a lingering closed connection, dropped
 	StrayPackets          uint64 // packets that cannot open a connection (pure ACK, FIN or RST of an unknown one), dropped
 	LingerEvicted         uint64 // lingering closed connections dropped early for MaxConns
 
