@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Compares apiwatch's capture-analysis speed with tcpdump and tshark on the
+# same capture, in the same run.
+#
+#   bench/compare.sh [CAPTURE]
+#
+# Without CAPTURE it uses bench/out/bench.pcap, generating it with gencap
+# (BENCH_SIZE, default 300MB) when absent. A .gz capture is decompressed
+# first, since tcpdump cannot read gzip.
+#
+# Rows:
+#   tcpdump -r FILE -w /dev/null         the floor: reading the file at all
+#   tshark ... -Y http -T fields          on a prefix only (tshark does ~2 MB/s)
+#   apiwatch analyze FILE                 with GOMAXPROCS=1 and 2
+#
+# Environment:
+#   BENCH_SIZE=300MB         size of the generated capture
+#   BENCH_SEED=42            gencap seed
+#   TSHARK_PREFIX_MB=20      tshark reads only the first N MB; 0 = whole file
+#   SKIP="tshark tcpdump"    rows to leave out (tcpdump, tshark, apiwatch)
+#   BENCH_RUNS=1             runs per row; the fastest is reported (use 3 on a
+#                            busy machine)
+#   APIWATCH_BIN=path        benchmark this binary instead of building one
+#   APIWATCH_ARGS=""         extra arguments to apiwatch analyze (e.g. --quiet)
+#   APIWATCH_EVENTS=1        also time GOMAXPROCS=2 with --events to a file
+#   APIWATCH_TX_REGEX=...    extended regex whose first group is the transaction
+#                            count in apiwatch's summary (stdout or stderr)
+#
+# Writes the table to stdout and bench/out/results.txt.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+out="$here/out"
+mkdir -p "$out"
+
+BENCH_SIZE=${BENCH_SIZE:-300MB}
+BENCH_SEED=${BENCH_SEED:-42}
+TSHARK_PREFIX_MB=${TSHARK_PREFIX_MB:-20}
+SKIP=${SKIP:-}
+BENCH_RUNS=${BENCH_RUNS:-1}
+APIWATCH_BIN=${APIWATCH_BIN:-}
+APIWATCH_ARGS=${APIWATCH_ARGS:-}
+APIWATCH_EVENTS=${APIWATCH_EVENTS:-0}
+# Matches e.g. "transactions 12345", "transactions: 12345", "  transactions = 12345".
+APIWATCH_TX_REGEX=${APIWATCH_TX_REGEX:-'^[[:space:]]*(http[[:space:]]+)?transactions[[:space:]:=]+([0-9]+)'}
+
+say() { printf 'compare: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+skipped() { [[ " $SKIP " == *" $1 "* ]]; }
+
+install_tools() {
+	local need=()
+	command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+	command -v tshark >/dev/null 2>&1 || need+=(tshark)
+	command -v editcap >/dev/null 2>&1 || command -v tshark >/dev/null 2>&1 || need+=(tshark)
+	[ -x /usr/bin/time ] || need+=(time)
+	[ ${#need[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		die "missing ${need[*]}; install them (Debian: apt-get install -y tcpdump tshark time) or run as root"
+	fi
+	say "installing ${need[*]} (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	# tshark's package asks whether non-root users may capture; answer it
+	# up front so the install cannot stop at a prompt.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+}
+
+prepare_capture() {
+	local cap=${1:-}
+	if [ -z "$cap" ]; then
+		cap="$out/bench.pcap"
+		if [ ! -s "$cap" ]; then
+			say "generating $cap ($BENCH_SIZE, seed $BENCH_SEED)"
+			(cd "$root" && go run ./bench/gencap -seed "$BENCH_SEED" -size "$BENCH_SIZE" -o "$cap") >&2
+		fi
+	fi
+	[ -r "$cap" ] || die "cannot read capture $cap"
+	case "$cap" in
+	*.gz)
+		local plain
+		plain="$out/$(basename "${cap%.gz}")"
+		say "decompressing $cap to $plain (tcpdump reads no gzip)"
+		gzip -dc "$cap" >"$plain"
+		truth_file="$cap.truth.json"
+		cap=$plain
+		;;
+	*) truth_file="$cap.truth.json" ;;
+	esac
+	capture=$cap
+}
+
+build_apiwatch() {
+	if [ -n "$APIWATCH_BIN" ]; then
+		[ -x "$APIWATCH_BIN" ] || die "APIWATCH_BIN=$APIWATCH_BIN is not executable"
+		apiwatch=$APIWATCH_BIN
+		return 0
+	fi
+	say "building apiwatch"
+	apiwatch="$out/apiwatch"
+	if (cd "$root" && CGO_ENABLED=0 go build -o "$apiwatch" ./cmd/apiwatch) >"$out/build.log" 2>&1; then
+		return 0
+	fi
+	say "apiwatch did not build; its rows are skipped (see $out/build.log):"
+	sed 's/^/    /' "$out/build.log" | head -20 >&2
+	return 1
+}
+
+# cut_prefix FILE MB writes the first MB megabytes (whole packets) of FILE to
+# $out/prefix.pcap. The packet count comes from the mean packet size of the
+# first 20000 packets, so nothing reads the whole file.
+cut_prefix() {
+	local file=$1 mb=$2 sample="$out/sample.pcap"
+	tcpdump -r "$file" -c 20000 -w "$sample" 2>/dev/null
+	local bytes pkts n
+	bytes=$(stat -c %s "$sample")
+	pkts=20000
+	n=$((mb * 1000000 * pkts / bytes))
+	tcpdump -r "$file" -c "$n" -w "$out/prefix.pcap" 2>/dev/null
+	rm -f "$sample"
+}
+
+rows=()
+# measure LABEL FILE COUNTER CMD... runs CMD under /usr/bin/time -v and adds a
+# row: wall time, MB/s of FILE, transactions/s (COUNTER reads the count from
+# the command's output: none, tshark or apiwatch), peak RSS. With BENCH_RUNS
+# above 1 it keeps the fastest run: on a shared machine the others measure
+# the neighbours.
+measure() {
+	local label=$1 file=$2 counter=$3
+	shift 3
+	local stdout="$out/run.stdout" stderr="$out/run.stderr" tv="$out/run.time"
+	cat "$file" >/dev/null # warm the page cache: every row reads from memory
+	local run t0 t1 rc=0 wall="" rss=""
+	for ((run = 1; run <= BENCH_RUNS; run++)); do
+		say "running ($run/$BENCH_RUNS): $*"
+		t0=$(date +%s.%N)
+		/usr/bin/time -v -o "$tv" "$@" >"$stdout" 2>"$stderr" || rc=$?
+		t1=$(date +%s.%N)
+		[ "$rc" -ne 0 ] && break
+		local w
+		w=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+		if [ -z "$wall" ] || awk -v a="$w" -v b="$wall" 'BEGIN{exit !(a < b)}'; then
+			wall=$w
+			rss=$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$tv")
+		fi
+	done
+	local size tx=""
+	size=$(stat -c %s "$file")
+	case $counter in
+	tshark) tx=$(awk -F'\t' '$3 != ""' "$stdout" | wc -l) ;;
+	apiwatch) tx=$(cat "$stdout" "$stderr" | grep -Eio "$APIWATCH_TX_REGEX" | grep -Eo '[0-9]+$' | head -1 || true) ;;
+	esac
+	if [ "$rc" -ne 0 ]; then
+		say "$label exited $rc; last lines of its stderr:"
+		tail -5 "$stderr" | sed 's/^/    /' >&2
+		rows+=("$(printf '%-44s %9s %9s %10s %12s %12s %8s' "$label" "$(mb "$size")" "FAILED" "-" "-" "-" "${rss:--}")")
+		return 0
+	fi
+	if [ "$counter" = apiwatch ] && [ -z "$tx" ]; then
+		say "no transaction count matched APIWATCH_TX_REGEX in apiwatch's output; its summary:"
+		tail -15 "$stdout" | sed 's/^/    /' >&2
+	fi
+	local mbs txs="-"
+	mbs=$(awk -v s="$size" -v w="$wall" 'BEGIN{printf "%.1f", (w > 0 ? s/1e6/w : 0)}')
+	[ -n "$tx" ] && txs=$(awk -v n="$tx" -v w="$wall" 'BEGIN{printf "%.0f", (w > 0 ? n/w : 0)}')
+	rows+=("$(printf '%-44s %9s %9s %10s %12s %12s %8s' "$label" "$(mb "$size")" "$wall" "$mbs" "${tx:--}" "$txs" "${rss:--}")")
+}
+
+mb() { awk -v s="$1" 'BEGIN{printf "%.1f", s/1e6}'; }
+
+main() {
+	install_tools
+	prepare_capture "${1:-}"
+	local size
+	size=$(stat -c %s "$capture")
+	say "capture: $capture ($(mb "$size") MB)"
+
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	local have_apiwatch=0
+	if ! skipped apiwatch && build_apiwatch; then
+		have_apiwatch=1
+	fi
+
+	skipped tcpdump || measure "tcpdump -r -w /dev/null (read floor)" "$capture" none \
+		tcpdump -r "$capture" -w /dev/null
+
+	if ! skipped tshark; then
+		local tfile=$capture tlabel="tshark -Y http -T fields"
+		if [ "$TSHARK_PREFIX_MB" -gt 0 ] && [ "$size" -gt $((TSHARK_PREFIX_MB * 1000000)) ]; then
+			cut_prefix "$capture" "$TSHARK_PREFIX_MB"
+			tfile="$out/prefix.pcap"
+			tlabel="tshark -Y http -T fields (first $TSHARK_PREFIX_MB MB)"
+		fi
+		measure "$tlabel" "$tfile" tshark \
+			tshark -r "$tfile" -Y http -T fields -e http.request.method -e http.request.uri -e http.response.code
+	fi
+
+	if [ "$have_apiwatch" = 1 ]; then
+		local args=()
+		read -r -a args <<<"$APIWATCH_ARGS"
+		for procs in 1 2; do
+			measure "apiwatch analyze (GOMAXPROCS=$procs)" "$capture" apiwatch \
+				env GOMAXPROCS=$procs "$apiwatch" analyze "${args[@]}" "$capture"
+		done
+		if [ "$APIWATCH_EVENTS" = 1 ]; then
+			measure "apiwatch analyze --events (GOMAXPROCS=2)" "$capture" apiwatch \
+				env GOMAXPROCS=2 "$apiwatch" analyze "${args[@]}" --events "$out/events.jsonl" "$capture"
+		fi
+	fi
+
+	report | tee "$out/results.txt"
+	say "results written to $out/results.txt"
+}
+
+report() {
+	echo "# apiwatch capture-analysis comparison, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "# load average before the runs: $load_before (best of $BENCH_RUNS runs per row)"
+	echo "# machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+	echo "# capture: $capture ($(mb "$(stat -c %s "$capture")") MB)"
+	if [ -r "$truth_file" ]; then
+		echo "# ground truth ($truth_file): $(grep -Eo '"(requests|responses|connections)": [0-9]+' "$truth_file" | tr -d '"' | paste -sd, -)"
+	fi
+	echo "# apiwatch $(cd "$root" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3)," \
+		"$(tcpdump --version 2>&1 | head -1), $(tshark --version 2>/dev/null | head -1)"
+	echo "# tx = HTTP transactions: apiwatch's summary count; tshark's response lines. MB = 10^6 bytes of the input that row read."
+	printf '%-44s %9s %9s %10s %12s %12s %8s\n' "tool" "input MB" "wall s" "MB/s" "tx" "tx/s" "RSS MB"
+	printf '%s\n' "${rows[@]}"
+}
+
+truth_file=""
+capture=""
+apiwatch=""
+load_before=""
+main "$@"
