@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type analyzeOptions struct {
 	quiet       bool
 	pipeline    pipeline.Config
 	bufferedMB  int64
-	connBufKB   int
+	cpuProfile  string
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -59,6 +60,7 @@ what it found: packets, connections, HTTP transactions and every drop by reason.
 	f.DurationVar(&o.pipeline.Reassembly.IdleTimeout, "idle-timeout", 0, "close a connection idle this long in capture time (default 2m)")
 	f.Int64Var(&o.bufferedMB, "max-buffered-mb", 0, "out-of-order bytes buffered across all connections, MiB (default 256)")
 	f.IntVar(&o.pipeline.Parse.HTTP.BodyKeep, "body-keep", 0, "decoded body bytes kept per message for analysis (default 65536)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with: go tool pprof FILE)")
 	return cmd
 }
 
@@ -79,6 +81,13 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 	events, closeEvents, err := openEvents(o.events, cmd.OutOrStdout())
 	if err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	ctx := cmd.Context()
@@ -194,6 +203,21 @@ func (b *eventBuffer) flush() {
 		b.w.err = err
 	}
 	b.buf = b.buf[:0]
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func (e *eventWriter) setErr(err error) {

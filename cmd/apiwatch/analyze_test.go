@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apiwatch/apiwatch/parse"
+)
+
+const demo = "../../testdata/demo.pcap.gz"
+
+// runCLI runs apiwatch with args and returns its standard output.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// truth is the ground truth the generator wrote beside the demo capture.
+type truth struct {
+	Requests  int            `json:"requests"`
+	Responses int            `json:"responses"`
+	Methods   map[string]int `json:"methods"`
+	Statuses  map[string]int `json:"statuses"`
+}
+
+func readTruth(t *testing.T) truth {
+	t.Helper()
+	b, err := os.ReadFile(demo + ".truth.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr truth
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// TestAnalyzeDemo is the README's quick start: every transaction of the
+// demo capture comes out, as the generator recorded them, with no loss.
+func TestAnalyzeDemo(t *testing.T) {
+	tr := readTruth(t)
+	for _, workers := range []string{"1", "2"} {
+		t.Run("workers="+workers, func(t *testing.T) {
+			events := filepath.Join(t.TempDir(), "events.jsonl")
+			out, err := runCLI(t, "analyze", "--quiet", "--workers", workers, "--events", events, demo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, "losses and drops: none") {
+				t.Errorf("summary reports losses on a clean capture:\n%s", out)
+			}
+			if got := summaryCount(t, out, "transactions"); got != tr.Requests {
+				t.Errorf("summary: %d transactions, truth %d", got, tr.Requests)
+			}
+
+			methods, statuses := map[string]int{}, map[string]int{}
+			n := 0
+			f, err := os.Open(events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			sc.Buffer(nil, 1<<20)
+			for sc.Scan() {
+				var tx parse.TransactionJSON
+				if err := json.Unmarshal(sc.Bytes(), &tx); err != nil {
+					t.Fatalf("event %d: %v", n+1, err)
+				}
+				n++
+				if tx.Request == nil || tx.Response == nil || len(tx.Flags) > 0 {
+					t.Errorf("incomplete transaction in a clean capture: %s", sc.Text())
+					continue
+				}
+				methods[tx.Request.Method]++
+				statuses[strconv.Itoa(tx.Response.Status)]++
+				for _, h := range tx.Request.Headers {
+					if strings.EqualFold(h[0], "Authorization") && h[1] != "[redacted]" {
+						t.Errorf("credential header written in clear: %s: %s", h[0], h[1])
+					}
+				}
+			}
+			if err := sc.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if n != tr.Requests {
+				t.Errorf("%d events, truth has %d requests", n, tr.Requests)
+			}
+			assertCounts(t, "methods", methods, tr.Methods)
+			assertCounts(t, "statuses", statuses, tr.Statuses)
+		})
+	}
+}
+
+func summaryCount(t *testing.T, out, label string) int {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == label {
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("summary line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("summary has no %q line:\n%s", label, out)
+	return 0
+}
+
+func assertCounts(t *testing.T, what string, got, want map[string]int) {
+	t.Helper()
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s[%s] = %d, truth %d", what, k, got[k], w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s[%s] = %d, not in truth", what, k, g)
+		}
+	}
+}
+
+// TestAnalyzeBadInput: wrong input gets an error that says what to do, and
+// a damaged capture is analyzed up to the damage.
+func TestAnalyzeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pcap")
+	if err := os.WriteFile(garbage, []byte("this is not a capture file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no input", []string{"analyze"}, "nothing to analyze"},
+		{"missing file", []string{"analyze", filepath.Join(dir, "nope.pcap")}, "no such file"},
+		{"not a capture", []string{"analyze", garbage}, "not a pcap or pcapng"},
+		{"files and iface", []string{"analyze", "--iface", "lo", demo}, "not both"},
+	} {
+		_, err := runCLI(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+
+	// The demo capture cut in the middle of a packet: what came before is
+	// analyzed and the damage is counted, not fatal.
+	raw := gunzip(t, demo)
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, raw[:len(raw)/2+7], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "analyze", "--quiet", cut)
+	if err != nil {
+		t.Fatalf("truncated capture: %v", err)
+	}
+	if !strings.Contains(out, "input.truncated_files") {
+		t.Errorf("summary does not count the truncated file:\n%s", out)
+	}
+	if n := summaryCount(t, out, "transactions"); n < readTruth(t).Requests/3 {
+		t.Errorf("only %d transactions from the first half of the capture", n)
+	}
+}
+
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
