@@ -30,6 +30,7 @@ vet:
 test: test-deps vet
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -count=1 -timeout 12m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

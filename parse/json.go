@@ -134,6 +134,8 @@ var flagNames = []struct {
 	{http1.FlagHeadersCapped, "headers_capped"},
 	{http1.FlagObsFold, "obs_fold"},
 	{http1.FlagUpgrade, "upgrade"},
+	{http1.FlagUnexpectedBody, "unexpected_body"},
+	{http1.FlagBodyNotKept, "body_not_kept"},
 }
 
 // FlagNames returns the names of the flags set in f, in a fixed order.

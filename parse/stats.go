@@ -15,8 +15,8 @@ type Stats struct {
 	QueueOverflow                uint64 // requests reported early: too many pending
 
 	// Transactions with at least one message flagged so.
-	WithGap, Truncated, ParseErrors, Smuggling, DecodeErrors, BodyCapped uint64
-	GapEvents                                                            uint64 // Gap calls from the reassembler
+	WithGap, Truncated, ParseErrors, Smuggling, DecodeErrors, BodyCapped, BodyNotKept uint64
+	GapEvents                                                                         uint64 // Gap calls from the reassembler
 }
 
 // Add merges o into s.
@@ -46,7 +46,7 @@ var statNames = []string{
 	"conns", "http_conns", "tunnel_conns", "not_http_conns", "empty_conns",
 	"requests", "responses", "interim_responses", "transactions",
 	"unanswered", "no_request", "queue_overflow",
-	"tx_with_gap", "tx_truncated", "tx_parse_error", "tx_smuggling", "tx_decode_error", "tx_body_capped",
+	"tx_with_gap", "tx_truncated", "tx_parse_error", "tx_smuggling", "tx_decode_error", "tx_body_capped", "tx_body_not_kept",
 	"gap_events",
 }
 
@@ -55,7 +55,7 @@ func (s *Stats) fields() []*uint64 {
 		&s.Conns, &s.HTTPConns, &s.TunnelConns, &s.NotHTTPConns, &s.EmptyConns,
 		&s.Requests, &s.Responses, &s.Interim, &s.Transactions,
 		&s.Unanswered, &s.NoRequest, &s.QueueOverflow,
-		&s.WithGap, &s.Truncated, &s.ParseErrors, &s.Smuggling, &s.DecodeErrors, &s.BodyCapped,
+		&s.WithGap, &s.Truncated, &s.ParseErrors, &s.Smuggling, &s.DecodeErrors, &s.BodyCapped, &s.BodyNotKept,
 		&s.GapEvents,
 	}
 }
@@ -88,6 +88,7 @@ func (s *Stats) count(t *Transaction) {
 		{http1.FlagSmuggling, &s.Smuggling},
 		{http1.FlagDecodeError, &s.DecodeErrors},
 		{http1.FlagBodyCapped, &s.BodyCapped},
+		{http1.FlagBodyNotKept, &s.BodyNotKept},
 	} {
 		if f&c.flag != 0 {
 			*c.n++

@@ -14,18 +14,31 @@ type Config struct {
 	// queue means the responses are not being seen (one-sided capture) and
 	// holding more would only cost memory.
 	MaxPending int
-	// MaxSpare caps the recycled request/response records kept per Tracker
-	// for reuse. Default 1024. Each can hold up to a header block plus
-	// HTTP.BodyKeep bytes, so this bounds idle memory.
+	// MaxSpare caps the recycled connections and request/response records
+	// kept per Tracker for reuse. Default 256. A recycled record keeps
+	// buffers of at most spareBufMax bytes and a recycled connection's
+	// parsers keep about as much, so idle memory stays a few MiB.
 	MaxSpare int
+	// PendingMemory caps the bytes of the copies of requests (and early
+	// responses) waiting for their other half, over all connections of the
+	// Tracker. Default 16 MiB. Beyond it a copy drops its body
+	// (http1.FlagBodyNotKept), then its headers (http1.FlagHeadersCapped):
+	// the transaction is still paired and counted.
+	PendingMemory int64
 }
+
+// spareBufMax is the largest buffer a recycled record keeps.
+const spareBufMax = 4 << 10
 
 func (c Config) withDefaults() Config {
 	if c.MaxPending <= 0 {
 		c.MaxPending = 64
 	}
 	if c.MaxSpare <= 0 {
-		c.MaxSpare = 1024
+		c.MaxSpare = 256
+	}
+	if c.PendingMemory <= 0 {
+		c.PendingMemory = 16 << 20
 	}
 	return c
 }
@@ -38,14 +51,30 @@ type Tracker struct {
 	out   Handler
 	stats Stats
 
-	freeConns []*conn
-	freeTx    []*pendingTx
-	tx        Transaction // reused for every emitted transaction
+	freeConns    []*conn
+	freeTx       []*pendingTx
+	tx           Transaction // reused for every emitted transaction
+	pendingBytes int64       // buffer bytes of the pending copies (PendingMemory)
+	pool         *http1.Pool // body buffers and decoders of all the parsers
 }
 
-// NewTracker returns a Tracker that hands transactions to out.
+// NewTracker returns a Tracker that hands transactions to out. All its
+// parsers share one http1.Pool of cfg.HTTP.BodyMemory bytes (unless
+// cfg.HTTP.Pool is set), so body memory is bounded per Tracker, not per
+// connection.
 func NewTracker(cfg Config, out Handler) *Tracker {
-	return &Tracker{cfg: cfg.withDefaults(), out: out}
+	t := &Tracker{cfg: cfg.withDefaults(), out: out}
+	if t.cfg.HTTP.Pool == nil {
+		t.cfg.HTTP.Pool = http1.NewPool(t.cfg.HTTP.BodyMemory)
+	}
+	t.pool = t.cfg.HTTP.Pool
+	return t
+}
+
+// MemStats reports the body memory of the Tracker's parsers and the bytes
+// held by pending copies.
+func (t *Tracker) MemStats() (body http1.PoolStats, pendingBytes int64) {
+	return t.pool.Stats(), t.pendingBytes
 }
 
 // Stats returns the counters of this Tracker.
@@ -79,6 +108,31 @@ type pendingTx struct {
 	respDone   bool
 	interim    int
 	overflowed bool
+	bytes      int64 // buffer bytes of req and resp counted in pendingBytes
+}
+
+// keep copies m into dst (req or resp of p) within the Tracker's
+// PendingMemory: over it the copy drops the body, then the headers.
+func (t *Tracker) keep(p *pendingTx, m, dst *http1.Message) {
+	before := dst.Footprint()
+	body, hdrs := m.Body, m.Headers
+	if t.pendingBytes+int64(m.CopySize()) > t.cfg.PendingMemory {
+		m.Body = nil
+		if t.pendingBytes+int64(m.CopySize()) > t.cfg.PendingMemory {
+			m.Headers = nil
+		}
+	}
+	m.CopyTo(dst)
+	m.Body, m.Headers = body, hdrs
+	if len(dst.Body) < len(body) {
+		dst.Flags |= http1.FlagBodyNotKept
+	}
+	if len(dst.Headers) < len(hdrs) {
+		dst.Flags |= http1.FlagHeadersCapped
+	}
+	d := int64(dst.Footprint() - before)
+	p.bytes += d
+	t.pendingBytes += d
 }
 
 func (t *Tracker) getPending() *pendingTx {
@@ -91,9 +145,13 @@ func (t *Tracker) getPending() *pendingTx {
 }
 
 func (t *Tracker) putPending(p *pendingTx) {
+	t.pendingBytes -= p.bytes
+	p.bytes = 0
 	if len(t.freeTx) >= t.cfg.MaxSpare {
 		return
 	}
+	p.req.Shrink(spareBufMax)
+	p.resp.Shrink(spareBufMax)
 	p.method = p.method[:0]
 	p.reqDone, p.respDone, p.interim, p.overflowed = false, false, 0, false
 	t.freeTx = append(t.freeTx, p)
@@ -142,7 +200,9 @@ func (c *conn) Close(reason reassembly.CloseReason, ts int64) {
 		c.sides[d].p.Reset()
 	}
 	c.pending = c.pending[:0]
-	c.t.freeConns = append(c.t.freeConns, c)
+	if len(c.t.freeConns) < c.t.cfg.MaxSpare {
+		c.t.freeConns = append(c.t.freeConns, c)
+	}
 }
 
 // RequestHead implements http1.Handler: it queues the request so the
@@ -182,7 +242,7 @@ func (s *side) Message(m *http1.Message) {
 			p.reqDir = s.dir
 			c.pending = append(c.pending, p)
 		}
-		m.CopyTo(&p.req)
+		c.t.keep(p, m, &p.req)
 		p.reqDone = true
 		c.emitReady()
 		return
@@ -201,8 +261,14 @@ func (s *side) Message(m *http1.Message) {
 		c.emit(nil, m, 0, TxNoRequest, s.dir.Reverse())
 		return
 	}
-	m.CopyTo(&p.resp)
 	p.respDone = true
+	if p == c.pending[0] && p.reqDone {
+		// The usual case: emit with the parser's message, no copy.
+		c.emitFrontWith(m)
+		c.emitReady()
+		return
+	}
+	c.t.keep(p, m, &p.resp)
 	c.emitReady()
 }
 
@@ -232,7 +298,11 @@ func (c *conn) emitReady() {
 }
 
 // emitFront reports the oldest pending transaction however complete it is.
-func (c *conn) emitFront() {
+func (c *conn) emitFront() { c.emitFrontWith(nil) }
+
+// emitFrontWith is emitFront with the response given by the parser rather
+// than copied into the record.
+func (c *conn) emitFrontWith(respMsg *http1.Message) {
 	p := c.pending[0]
 	copy(c.pending, c.pending[1:])
 	c.pending[len(c.pending)-1] = nil
@@ -245,6 +315,9 @@ func (c *conn) emitFront() {
 	}
 	if p.respDone {
 		resp = &p.resp
+		if respMsg != nil {
+			resp = respMsg
+		}
 	} else {
 		flags |= TxUnanswered
 	}

@@ -1,12 +1,16 @@
 package parse
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/parse/reassembly"
 )
 
@@ -130,4 +134,101 @@ func TestTrackerPairing(t *testing.T) {
 			c2s("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n\r\n"),
 		},
 		"GET /1 -> - unanswered overflow", "GET /2 -> - unanswered", "GET /3 -> - unanswered", "GET /4 -> - unanswered")
+}
+
+// TestTrackerMemoryBounded drives 20k concurrent connections, each in the
+// middle of a large gzip chunked response, through one Tracker: body memory
+// must stay within the configured budgets, not grow with the connections.
+func TestTrackerMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("memory test")
+	}
+	const (
+		conns      = 20000
+		bodyMemory = 8 << 20
+		pendingMem = 4 << 20
+		// What a connection may hold besides the budgets: the conn with
+		// its two parsers (2.5 KiB), their small head buffers, its pending
+		// record and the slim request copy kept once PendingMemory is
+		// spent. Measured about 4.6 KiB; before the budgets, every one of
+		// these connections held its 96 KiB of encoded body (~2 GB).
+		perConn = 8 << 10
+	)
+	// One large gzipped JSON body, sent chunked; every connection gets its
+	// first 96 KiB of chunks and no end.
+	var js bytes.Buffer
+	js.WriteString("[")
+	for i := 0; js.Len() < 4<<20; i++ {
+		fmt.Fprintf(&js, `{"id":%d,"email":"user%d@example.com","n":%d},`, i, i*7919%100003, i*31337%1000003)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(js.Bytes())
+	zw.Close()
+	var chunked bytes.Buffer
+	for b := gz.Bytes(); chunked.Len() < 96<<10; {
+		n := min(len(b), 8<<10)
+		fmt.Fprintf(&chunked, "%x\r\n%s\r\n", n, b[:n])
+		b = b[n:]
+	}
+	req := []byte("POST /v1/export HTTP/1.1\r\nHost: api.example.com\r\nContent-Type: application/json\r\nContent-Length: 2048\r\n\r\n" + strings.Repeat("x", 2048))
+	respHead := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+	body := chunked.Bytes()
+
+	var txs, notKept int
+	tr := NewTracker(Config{HTTP: http1.Config{BodyMemory: bodyMemory}, PendingMemory: pendingMem},
+		HandlerFunc(func(tx *Transaction) {
+			txs++
+			if tx.Response != nil && tx.Response.Flags&http1.FlagBodyNotKept != 0 {
+				notKept++
+			}
+		}))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	open := make([]reassembly.Conn, conns)
+	for i := range open {
+		f := testFlow
+		f.SrcPort = uint16(1024 + i%60000)
+		f.SrcIP = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		c := tr.New(f, int64(i))
+		c.Data(reassembly.ClientToServer, req, int64(i))
+		// A request waiting for its response, and one in the middle of
+		// its body, on alternate connections.
+		c.Data(reassembly.ServerToClient, respHead, int64(i))
+		for b := body; len(b) > 0; {
+			n := min(len(b), 1448)
+			c.Data(reassembly.ServerToClient, b[:n], int64(i))
+			b = b[n:]
+		}
+		open[i] = c
+	}
+	runtime.GC()
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	heap := int64(during.HeapInuse) - int64(before.HeapInuse)
+	bound := int64(bodyMemory + pendingMem + conns*perConn)
+	ps, pend := tr.MemStats()
+	t.Logf("%d connections mid-body: heap %.1f MiB (bound %.1f MiB); pool in use %.1f MiB of %.1f, denied %d; pending copies %.1f MiB",
+		conns, float64(heap)/(1<<20), float64(bound)/(1<<20), float64(ps.InUse)/(1<<20), float64(ps.Budget)/(1<<20), ps.Denied, float64(pend)/(1<<20))
+	if heap > bound {
+		t.Errorf("heap %d bytes over the bound %d", heap, bound)
+	}
+	// Over PendingMemory only slim copies (method and target) are added.
+	if ps.Live > bodyMemory || pend > pendingMem+conns*64 {
+		t.Errorf("budgets exceeded: pool live %d of %d, pending %d of %d", ps.Live, bodyMemory, pend, pendingMem)
+	}
+
+	for i, c := range open {
+		c.Close(reassembly.CloseFIN, int64(conns+i))
+	}
+	ps, pend = tr.MemStats()
+	if txs != conns || ps.InUse != 0 || pend != 0 {
+		t.Errorf("after close: %d transactions, pool in use %d, pending %d", txs, ps.InUse, pend)
+	}
+	if notKept == 0 {
+		t.Error("no body was refused by the budget: the test does not exercise it")
+	}
+	runtime.KeepAlive(open)
 }

@@ -49,6 +49,7 @@ func (s *Stats) WriteSummary(w io.Writer) {
 		{"  smuggling indicator", p.Smuggling},
 		{"  content decoding failed", p.DecodeErrors},
 		{"  body over decode cap", p.BodyCapped},
+		{"  body not kept (memory budget)", p.BodyNotKept},
 		{"  pending queue overflow", p.QueueOverflow},
 	} {
 		if c.n > 0 {

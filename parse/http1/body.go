@@ -173,16 +173,17 @@ func (p *Parser) frameRequest(f *framing) {
 	m := &p.msg
 	p.upgradeReq = f.upgrade
 	if equalFold(m.Method, "connect") {
-		// The request side becomes tunnel bytes right after a CONNECT head:
-		// a passive observer cannot wait for the answer on the other side.
-		m.Flags |= FlagUpgrade
-		p.h.RequestHead(m)
-		p.kind = KindTunnel
-		p.st = stDone
+		// A CONNECT has no body. Whether a tunnel follows is the answer's
+		// to say, which this side cannot see: what follows decides, as at
+		// a stream start. A request line is HTTP (pipelined after a refused
+		// CONNECT, or carried by the tunnel); anything else (TLS) is the
+		// tunnel.
+		p.upgradeReq = true
+		p.sendHead()
 		p.finishMessage()
 		return
 	}
-	p.h.RequestHead(m)
+	p.sendHead()
 	switch {
 	case f.te && f.chunked:
 		p.startChunked()
@@ -223,9 +224,18 @@ func (p *Parser) frameResponse(f *framing) {
 	hasBody := f.te || f.clSeen && !f.clBad && f.cl > 0
 	switch {
 	case m.Status == 101, m.Status/100 == 2 && equalFold(p.method, "connect"):
+		// The connection switched protocols. HTTP/2 (h2c) is no HTTP/1:
+		// a tunnel. Otherwise what follows decides, as at a stream start:
+		// a status line is HTTP (a proxy tunnel carrying plain HTTP,
+		// suricata http-connect-*), anything else (TLS, WebSocket) is the
+		// tunnel.
 		m.Flags |= FlagUpgrade
-		p.kind = KindTunnel
-		p.st = stDone
+		if m.Status == 101 && upgradesToH2C(m) {
+			p.kind = KindTunnel
+			p.st = stDone
+		} else {
+			p.switched = true
+		}
 		p.finishMessage()
 		return
 	case equalFold(p.method, "head"):
@@ -250,6 +260,15 @@ func (p *Parser) frameResponse(f *framing) {
 		return
 	}
 	p.frameResponseBody(f)
+}
+
+// upgradesToH2C tells whether a 101 switches to HTTP/2 over cleartext.
+func upgradesToH2C(m *Message) bool {
+	h2c := false
+	forEachToken(m.Header("upgrade"), func(tok []byte) {
+		h2c = h2c || equalFold(tok, "h2c")
+	})
+	return h2c
 }
 
 func (p *Parser) frameResponseBody(f *framing) {
@@ -451,22 +470,43 @@ func (p *Parser) stepTrailer(data []byte) int {
 
 // bodyBytes takes de-chunked body bytes: kept for decoding, or the first
 // BodyKeep kept as the body itself.
+//
+// Buffers come from the Pool as the body grows; when its budget is spent
+// the body keeps what it has (FlagBodyNotKept) and is still framed and
+// counted.
 func (p *Parser) bodyBytes(b []byte) {
 	p.msg.BodyLen += int64(len(b))
 	if p.decoding {
 		if p.encStop {
 			return
 		}
-		room := max(p.cfg.BodyKeep, encodedKeepMin) - len(p.enc)
-		if len(b) > room {
-			b = b[:room]
+		limit := max(p.cfg.BodyKeep, encodedKeepMin)
+		if len(b) > limit-len(p.enc) {
+			b = b[:limit-len(p.enc)]
 			p.encStop = true
 			p.bodyCap = true
 		}
-		p.enc = append(p.enc, b...)
+		if len(p.enc)+len(b) <= cap(p.enc) {
+			p.enc = append(p.enc, b...)
+		} else if !p.pool.appendHint(&p.enc, b, limit, p.sizeHint(len(p.enc), len(b))) {
+			p.encStop = true
+			p.notKept()
+		}
 		return
 	}
-	if room := p.cfg.BodyKeep - len(p.body); room > 0 {
-		p.body = append(p.body, b[:min(room, len(b))]...)
+	if n := len(p.body) + len(b); n <= cap(p.body) && n <= p.cfg.BodyKeep {
+		p.body = append(p.body, b...)
+	} else if len(p.body) < p.cfg.BodyKeep && !p.pool.appendHint(&p.body, b, p.cfg.BodyKeep, p.sizeHint(len(p.body), len(b))) {
+		p.notKept()
 	}
+}
+
+// sizeHint is the size a body buffer holding have bytes, about to take b
+// more, will reach: known for a Content-Length body (remain still counts
+// the b bytes), else 0.
+func (p *Parser) sizeHint(have, b int) int {
+	if p.st == stBodyLen {
+		return have + int(min(p.remain, 1<<30))
+	}
+	return 0
 }

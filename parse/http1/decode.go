@@ -59,6 +59,8 @@ type decoder struct {
 	fl      [maxLayers]io.ReadCloser
 	br      [maxLayers]*brotli.Reader
 	scratch []byte
+	pool    *Pool // when set, kept bytes grow in its buffers
+	denied  bool  // the pool refused to grow the kept bytes
 }
 
 var errNoProgress = errors.New("http1: decoder made no progress")
@@ -116,6 +118,7 @@ func (d *decoder) layer(i int, c coding, r io.Reader) (io.Reader, error) {
 // decoded bytes: n is then limit and capped is true.
 func (d *decoder) run(codings []coding, in []byte, keep *[]byte, keepMax int, limit int64) (n int64, capped bool, err error) {
 	d.src.Reset(in)
+	d.denied = false
 	var r io.Reader = &d.src
 	for i := len(codings) - 1; i >= 0; i-- {
 		if r, err = d.layer(len(codings)-1-i, codings[i], r); err != nil {
@@ -135,7 +138,11 @@ func (d *decoder) run(codings []coding, in []byte, keep *[]byte, keepMax int, li
 			if n+take > limit {
 				take, capped = limit-n, true
 			}
-			if room := keepMax - len(*keep); room > 0 {
+			if d.pool != nil {
+				if !d.pool.appendBounded(keep, d.scratch[:take], keepMax) {
+					d.denied = true
+				}
+			} else if room := keepMax - len(*keep); room > 0 {
 				*keep = append(*keep, d.scratch[:min(int64(room), take)]...)
 			}
 			if n += take; capped {
@@ -159,10 +166,14 @@ func (d *decoder) run(codings []coding, in []byte, keep *[]byte, keepMax int, li
 func (p *Parser) decodeBody() {
 	m := &p.msg
 	limit := min(p.cfg.MaxDecodedBytes, int64(p.cfg.MaxDecodeRatio)*int64(max(len(p.enc), minRatioBase)))
-	n, capped, err := p.dec.run(p.codings[:p.ncodings], p.enc, &p.body, p.cfg.BodyKeep, limit)
+	d := &p.pool.dec
+	n, capped, err := d.run(p.codings[:p.ncodings], p.enc, &p.body, p.cfg.BodyKeep, limit)
 	m.DecodedLen = n
 	if capped || p.bodyCap {
 		m.Flags |= FlagBodyCapped
+	}
+	if d.denied {
+		p.notKept()
 	}
 	if err == nil {
 		return
@@ -177,6 +188,9 @@ func (p *Parser) decodeBody() {
 		// Nothing decodable: keep the raw bytes, as a body that only
 		// claims an encoding (HTTP Evader "te:gzip" over plain bytes).
 		m.DecodedLen = -1
-		p.body = append(p.body[:0], p.enc[:min(len(p.enc), p.cfg.BodyKeep)]...)
+		p.body = p.body[:0]
+		if !p.pool.appendBounded(&p.body, p.enc, p.cfg.BodyKeep) {
+			p.notKept()
+		}
 	}
 }

@@ -31,31 +31,69 @@
 //     means the header only described a cached representation. A 1xx without
 //     framing is interim (FlagInterim) and the next response answers the same
 //     request without asking ResponseMethod again.
-//   - 101, and 2xx answering CONNECT, end the direction (KindTunnel,
-//     FlagUpgrade). The request side becomes a tunnel right after a CONNECT
-//     head (it cannot see the answer); after a request with Upgrade, bytes
-//     that are not a start line are tunnel bytes; "PRI * HTTP/2.0" on a known
-//     request side is h2c after an Upgrade (tunnel), at a stream start it is
-//     HTTP/2 with prior knowledge (KindNotHTTP).
-//   - HTTP/0.9: "METHOD target" with no version is a 0.9 request only if no
-//     header line follows in the bytes at hand (else it is HTTP/1.0 missing
-//     its version, FlagParseError); a 0.9 request is therefore only reliably
-//     recognised when its line arrives whole, as it does on the wire. A stream
-//     whose first bytes are no start line while the Handler's ResponseMethod
-//     knows a pending request is a 0.9 response: raw bytes to the close.
-//   - Resynchronisation (after garbage, a gap outside a known-length body,
-//     or a midstream start) scans line starts for a strict start line
-//     ("METHOD SP target SP HTTP/1.x" with an upper-case method, or
-//     "HTTP/1.x NNN"); first bytes that can be neither are rejected without
-//     copying. A stream that shows no start line within 4 KiB is KindNotHTTP;
-//     one starting with a TLS record (0x16) is at once.
+//   - 101, and 2xx answering CONNECT, switch protocols (FlagUpgrade on the
+//     response). What follows on each side is then judged as at a stream
+//     start: a start line continues HTTP (a proxy tunnel carrying plain
+//     HTTP is parsed, as suricata does); anything else (TLS, WebSocket
+//     frames) is KindTunnel and skipped. A CONNECT request has no body and
+//     does not make its side opaque (it cannot see the answer): request
+//     lines after it are HTTP (pipelined after a refused CONNECT, or
+//     tunnelled), anything else is the tunnel; likewise after a request
+//     with Upgrade. A 101 to "Upgrade: h2c" is a tunnel at once (HTTP/2 is
+//     no HTTP/1), and "PRI * HTTP/2.0" on a known request side is h2c
+//     (tunnel); at a stream start it is HTTP/2 with prior knowledge
+//     (KindNotHTTP).
+//   - HTTP/0.9: "METHOD target" with no version followed by more bytes is
+//     HTTP/1.0 missing its version (FlagParseError), with headers; header
+//     lines without a colon are skipped and counted (Stats.BadHeaders).
+//     When the line ends the bytes at hand, its head is announced at once
+//     (RequestHead, so a response can be framed) and the next bytes decide:
+//     more lines make it a versionless 1.0 request, the end of the stream
+//     (or a gap) an HTTP/0.9 request. A request line cut by the end of the
+//     stream ("GET /" and a RST) is reported FlagTruncated (and FlagHTTP09
+//     without a version). A stream whose first bytes are no start line
+//     while the Handler's ResponseMethod knows a pending request is a 0.9
+//     response: raw bytes to the close. When no request is known yet (its
+//     line may still be under way), those bytes are kept (within the 4 KiB
+//     detection window) and ResponseMethod is asked again when the window
+//     is full or at Close (the Tracker closes the request side first).
+//   - Content detection (a stream start, or a gap before any start line)
+//     keeps the first 4 KiB and looks for a strict start line anywhere in a
+//     line, so that one right after a binary prefix (SOCKS4/5 handshakes)
+//     is found: "HTTP/1.x NNN", or "METHOD SP target SP HTTP/1.x" ending
+//     the line, with an upper-case method that must be a registered one
+//     (the longest such suffix of the upper-case run: SOCKS5's port "\x00P"
+//     precedes "GET") unless it starts the line. A stream that shows no
+//     start line within 4 KiB is KindNotHTTP; one starting with a TLS
+//     record (0x16) is at once.
+//   - Resynchronisation on a stream known to be HTTP (after garbage, or a
+//     gap outside a known-length body) scans line starts only for a strict
+//     start line; first bytes that can be neither are rejected without
+//     copying.
 //   - Gaps inside a Content-Length body or chunk data keep sync (FlagGap;
 //     Body then holds the bytes around the hole, and decoding stops at it);
-//     a gap in a close-delimited body is counted; anywhere else the message
-//     is reported FlagGap|FlagTruncated and the stream resynchronised.
+//     a gap in a close-delimited body is counted. A gap running past the
+//     end of a Content-Length body completes the message (FlagGap) and the
+//     stream resynchronises after it; past chunk data, the message is
+//     truncated. Either way the body bytes the framing places in the gap
+//     were on the wire and count in WireBodyLen and BodyLen (suricata counts
+//     them in its file size). DecodedLen stays what was decoded: equal to
+//     BodyLen without content coding (identity decoding is a count), else
+//     the output of the bytes before the hole (a lower bound) or -1. Anywhere
+//     else a gap reports the message FlagGap|FlagTruncated and the stream
+//     resynchronises.
 //   - Bodies are never buffered whole: Body keeps the first BodyKeep bytes;
 //     an encoded body is buffered up to max(BodyKeep, 256 KiB) and decoded at
 //     the message end (a longer one decodes its prefix: FlagBodyCapped).
+//   - Memory is bounded by configuration, not by connections: body buffers
+//     (kept and encoded) come from a Pool when a body starts and go back to
+//     it when the message is reported; the Pool's byte budget
+//     (Config.BodyMemory, default 64 MiB) is shared by all the Parsers of a
+//     worker, and when it is spent a body is still framed and counted but
+//     not kept (FlagBodyNotKept, Stats.BodyNotKept). A head over 4 KiB
+//     borrows from the same Pool. Between messages a Parser keeps only
+//     buffers of at most 4 KiB. The decoders (a brotli window can reach
+//     16 MiB) belong to the Pool: one set per worker, not per Parser.
 //     Decoding stops at MaxDecodedBytes or MaxDecodeRatio × max(encoded,
 //     1 KiB) bytes. "deflate" is zlib when the first two bytes are a zlib
 //     header, raw deflate otherwise. A body that cannot be decoded at all
@@ -92,6 +130,7 @@ const (
 	FlagObsFold                          // obsolete header line folding was unfolded
 	FlagUpgrade                          // CONNECT accepted or 101 Switching Protocols: the rest of the stream is a tunnel
 	FlagUnexpectedBody                   // a 1xx, 204 or 304 response carried a body framed by its headers (read as browsers do)
+	FlagBodyNotKept                      // the body memory budget (Config.BodyMemory) was spent: Body holds a prefix or nothing, decoding covered what was kept
 )
 
 // Header is one header field. Name and Value are views into the Message's
@@ -172,4 +211,11 @@ type Config struct {
 	// MaxDecodeRatio caps decoded/compressed size, the signature of a
 	// decompression bomb. Default 100.
 	MaxDecodeRatio int
+	// BodyMemory is the byte budget of the Pool a Parser makes for itself
+	// when Pool is nil. Default DefaultBodyMemory (64 MiB; see there).
+	BodyMemory int64
+	// Pool, when set, is shared by every Parser given this Config: their
+	// body buffers and decoders come from it, under its budget. The Parsers
+	// sharing a Pool must run on one goroutine (one parse.Tracker does).
+	Pool *Pool
 }

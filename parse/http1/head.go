@@ -31,8 +31,12 @@ func (p *Parser) stepStart(data []byte) int {
 	if i >= 0 {
 		n = i + 1
 	}
-	if len(p.head)+n > p.cfg.MaxHeaderBytes || len(p.head)+n > maxLineBytes && !p.judged {
-		p.head = append(p.head, data[:min(n, maxLineBytes)]...)
+	if len(p.head)+n > maxLineBytes && !p.judged || !p.headFits(n) {
+		// Keep what fits in the buffer at hand: the 0.9 body or the
+		// detection window starts with it; the rest is skipped.
+		k := min(n, cap(p.head)-len(p.head))
+		p.head = append(p.head, data[:k]...)
+		p.stats.SkippedBytes += uint64(n - k)
 		p.badStart(i >= 0)
 		return n
 	}
@@ -78,6 +82,7 @@ func (p *Parser) judgeStartLine(rest []byte) {
 	line := trimEOL(p.head)
 	if p.kind != KindRequest && isStatusLine(line, false) {
 		p.judged = true
+		p.switched = false
 		p.kind = KindResponse
 		p.msg.IsRequest = false
 		p.st = stHead
@@ -107,25 +112,68 @@ func (p *Parser) judgeStartLine(rest []byte) {
 		// "GET /x" could also be the first line of an HTTP/0.9 response
 		// body; the other direction knows whether a request is pending.
 		if m := p.h.ResponseMethod(); m != nil {
-			p.start09Response(m)
+			p.start09Response(m, p.head, p.msg.Start)
+			p.head = p.head[:0]
 			return
 		}
 	}
 	p.judged = true
 	p.kind = KindRequest
 	p.msg.IsRequest = true
-	if rl.v09 && !looksLikeHeader(rest) {
-		// HTTP/0.9 simple request: a line and nothing else. A malformed
-		// request line followed by header lines is HTTP/1.0 missing its
-		// version instead (suricata's REQUEST_LINE_MISSING_PROTOCOL).
-		p.msg.Flags |= FlagHTTP09
-		p.parseHead()
-		p.h.RequestHead(&p.msg)
-		p.finishMessage()
-		return
-	}
 	p.st = stHead
 	p.lineStart = len(p.head)
+	if rl.v09 && len(rest) == 0 {
+		// HTTP/0.9 simple request ("GET /" and nothing else), or HTTP/1.0
+		// missing its version whose header lines are still to come
+		// (suricata's REQUEST_LINE_MISSING_PROTOCOL): the next bytes or the
+		// end of the stream decide. The head is announced now, so that the
+		// response can be framed meanwhile.
+		p.v09Pending = true
+		p.parseHead()
+		p.sendHead()
+	}
+}
+
+// finish09Request reports a pending versionless request line as an
+// HTTP/0.9 request.
+func (p *Parser) finish09Request() {
+	p.parseHead()
+	p.msg.Flags = p.msg.Flags&^FlagParseError | FlagHTTP09
+	p.sendHead()
+	p.finishMessage()
+}
+
+// closeStart settles a start line cut by the end of the stream: an
+// HTTP/0.9 response when a request waits on a stream still undecided, a
+// request (truncated) when it is a request line ("GET /" and a RST:
+// suricata bug-3844), garbage otherwise.
+func (p *Parser) closeStart() {
+	if !p.judged && p.kind == KindUnknown {
+		if m := p.h.ResponseMethod(); m != nil {
+			p.start09Response(m, p.head, p.msg.Start)
+			p.head = p.head[:0]
+			p.finishMessage()
+			return
+		}
+	}
+	var rl requestLine
+	if p.kind == KindResponse || !rl.parse(trimEOL(p.head), false) || rl.major >= 2 {
+		if p.kind == KindUnknown {
+			p.stats.SkippedBytes += uint64(len(p.head))
+			p.setKind(KindNotHTTP)
+		}
+		return
+	}
+	p.judged = true
+	p.kind = KindRequest
+	p.msg.IsRequest = true
+	p.msg.Flags |= FlagTruncated
+	if rl.v09 {
+		p.msg.Flags |= FlagHTTP09
+	}
+	p.parseHead()
+	p.sendHead()
+	p.finishMessage()
 }
 
 // badStart handles a start line that is not one: complete tells whether the
@@ -136,19 +184,36 @@ func (p *Parser) badStart(complete bool) {
 		if m := p.h.ResponseMethod(); m != nil {
 			// A request is waiting and the answer has no status line: an
 			// HTTP/0.9 response, the rest of the stream being its body.
-			p.start09Response(m)
+			p.start09Response(m, p.head, p.msg.Start)
+			p.head = p.head[:0]
 			return
 		}
+		// No request known yet (its line may still be under way): keep
+		// the bytes as a candidate 0.9 body while detecting.
+		p.cand09 = true
 	}
-	if p.kind == KindRequest && p.upgradeReq {
-		// Bytes after an Upgrade request that are not HTTP are the new
-		// protocol: the server switched.
+	if p.kind == KindRequest && p.upgradeReq || p.kind == KindResponse && p.switched {
+		// Bytes after a CONNECT or an Upgrade request, or after the
+		// answer that accepted it, that are not HTTP are the new
+		// protocol: a tunnel.
 		p.setKind(KindTunnel)
 		return
 	}
-	if p.kind != KindUnknown {
-		p.stats.ParseErrors++
+	if p.kind == KindUnknown {
+		// Content detection: the bytes so far seed the detection window.
+		start := p.msg.Start
+		seed := p.head
+		p.newMessage() // seed's bytes stay in place until the next Pool get
+		p.line = append(p.line[:0], seed...)
+		p.detOff, p.detTs, p.lineTs = 0, start, start
+		p.stats.Resyncs++
+		p.st = stDetect
+		if complete && !p.detectLine() {
+			p.detOff = len(p.line)
+		}
+		return
 	}
+	p.stats.ParseErrors++
 	p.stats.Resyncs++
 	p.skip(len(p.head))
 	p.newMessage()
@@ -161,21 +226,155 @@ func (p *Parser) badStart(complete bool) {
 	}
 }
 
-func (p *Parser) start09Response(method []byte) {
+// start09Response starts an HTTP/0.9 response answering method: b, what
+// was read before it was recognised (from start on), is its first body
+// bytes; the rest of the stream is the body.
+func (p *Parser) start09Response(method, b []byte, start int64) {
 	p.judged = true
+	p.cand09 = false
 	p.kind = KindResponse
 	p.method = append(p.method[:0], method...)
 	p.msg.IsRequest = false
 	p.msg.Flags |= FlagHTTP09 | FlagCloseDelimited
-	p.msg.Start = p.ts
+	if start == 0 {
+		start = p.ts
+	}
+	p.msg.Start = start
 	p.inMsg = true
 	p.st = stBodyClose
-	// What was read as a start line is the first body bytes.
-	b := append(p.line[:0], p.head...)
-	p.line = b[:0]
-	p.head = p.head[:0]
 	p.msg.WireBodyLen += int64(len(b))
 	p.bodyBytes(b)
+}
+
+// stepDetect reads lines while the stream's content is unknown, keeping
+// every byte (at most detectBound) and looking in each complete line for a
+// strict start line anywhere, so that one right after a binary prefix with
+// no line end of its own (SOCKS handshakes) is found.
+func (p *Parser) stepDetect(data []byte) int {
+	i := bytes.IndexByte(data, '\n')
+	n := len(data)
+	if i >= 0 {
+		n = i + 1
+	}
+	if int(p.stats.SkippedBytes)+len(p.line)+n > detectBound {
+		p.endDetect()
+		return 0
+	}
+	if len(p.line) == 0 {
+		p.detTs = p.ts
+	}
+	if len(p.line) == p.detOff {
+		p.lineTs = p.ts
+	}
+	p.line = append(p.line, data[:n]...)
+	if i >= 0 && !p.detectLine() {
+		p.detOff = len(p.line)
+	}
+	return n
+}
+
+// endDetect settles a stream that showed no start line within detectBound:
+// an HTTP/0.9 response when a request is waiting, else not HTTP.
+func (p *Parser) endDetect() {
+	if p.cand09 {
+		if m := p.h.ResponseMethod(); m != nil {
+			p.start09Response(m, p.line, p.detTs)
+			p.line = p.line[:0]
+			return
+		}
+	}
+	p.stats.SkippedBytes += uint64(len(p.line))
+	p.line = p.line[:0]
+	p.setKind(KindNotHTTP)
+}
+
+// detectLine looks for a start line in the complete line at detOff; when
+// one is found, the message starts there.
+func (p *Parser) detectLine() bool {
+	line := p.line[p.detOff:]
+	pos, k := findStartLine(line, p.kind)
+	if pos < 0 || len(line)-pos > p.cfg.MaxHeaderBytes {
+		return false
+	}
+	p.stats.SkippedBytes += uint64(p.detOff + pos)
+	start := p.lineTs
+	cand := line[pos:]
+	p.newMessage() // p.line's bytes stay in place
+	if !p.headFits(len(cand)) {
+		return false
+	}
+	p.head = append(p.head, cand...)
+	p.line = p.line[:0]
+	p.detOff = 0
+	p.cand09 = false
+	p.kind = k
+	p.judged = true
+	p.msg.IsRequest = k == KindRequest
+	p.msg.Start = start
+	p.inMsg = true
+	p.lineStart = len(p.head)
+	p.st = stHead
+	return true
+}
+
+// findStartLine finds a strict start line in line (which ends in LF) at any
+// position: a status line "HTTP/1.x NNN", or a request line "METHOD SP
+// target SP HTTP/1.x" ending the line. A request line that does not start
+// the line must have a known method, taken as the longest known suffix of
+// the upper-case run before the target (SOCKS5 ends its request with the
+// port, "\x00P" for 80, glued to "GET").
+func findStartLine(line []byte, kind Kind) (int, Kind) {
+	l := trimEOL(line)
+	for off := 0; off < len(l); {
+		j := bytes.Index(l[off:], httpVersionPrefix)
+		if j < 0 {
+			break
+		}
+		j += off
+		off = j + 1
+		if kind != KindRequest && isStatusLine(l[j:], true) {
+			return j, KindResponse
+		}
+		if kind == KindResponse || j+8 != len(l) || j < 4 || l[j-1] != ' ' {
+			continue
+		}
+		if _, _, ok := parseVersion(l[j:], true); !ok {
+			continue
+		}
+		b := l[:j-1] // "...METHOD SP target"
+		sp := bytes.LastIndexByte(b, ' ')
+		if sp < 1 {
+			continue
+		}
+		m := sp
+		for m > 0 && ('A' <= b[m-1] && b[m-1] <= 'Z' || b[m-1] == '-' || b[m-1] == '_') {
+			m--
+		}
+		if m > 0 {
+			for m < sp && !knownMethod(b[m:sp]) {
+				m++
+			}
+		}
+		var rl requestLine
+		if m < sp && rl.parse(l[m:], true) {
+			return m, KindRequest
+		}
+	}
+	return -1, KindUnknown
+}
+
+var httpVersionPrefix = []byte("HTTP/1.")
+
+var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "QUERY"}
+
+func knownMethod(b []byte) bool {
+	for _, m := range knownMethods {
+		if string(b) == m {
+			return true
+		}
+	}
+	return false
 }
 
 // stepHead reads header lines up to the empty line ending the block.
@@ -185,7 +384,7 @@ func (p *Parser) stepHead(data []byte) int {
 	if i >= 0 {
 		n = i + 1
 	}
-	if len(p.head)+n > p.cfg.MaxHeaderBytes {
+	if !p.headFits(n) {
 		// Report what fits, then resync past the rest of the block.
 		p.msg.Flags |= FlagParseError | FlagHeadersCapped | FlagTruncated
 		p.abortMessage()
@@ -356,7 +555,10 @@ func (p *Parser) parseHeaders(b []byte) {
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			m.Flags |= FlagParseError // a header line without a name
+			// A header line without a name or colon is skipped, not fatal
+			// (suricata http-not09 sends "FakeHeader").
+			m.Flags |= FlagParseError
+			p.stats.BadHeaders++
 			last = nil
 			continue
 		}
@@ -473,20 +675,6 @@ func parseVersion(b []byte, strict bool) (major, minor int, ok bool) {
 		return 0, 0, false
 	}
 	return int(b[5] - '0'), int(b[7] - '0'), true
-}
-
-// looksLikeHeader tells whether b starts with what could be a header line
-// ("Name:"), judging from the bytes available.
-func looksLikeHeader(b []byte) bool {
-	for i, c := range b {
-		if c == ':' {
-			return i > 0
-		}
-		if !isTokenChar(c) {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 func isTokenChar(c byte) bool {

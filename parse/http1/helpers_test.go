@@ -73,7 +73,7 @@ func checkSane(t testing.TB, cfg *Config, m *Message) {
 	}
 }
 
-var flagNames = []string{"gap", "trunc", "perr", "smug", "chunked", "close", "interim", "09", "decerr", "bodycap", "hdrcap", "fold", "upgrade", "unexpbody"}
+var flagNames = []string{"gap", "trunc", "perr", "smug", "chunked", "close", "interim", "09", "decerr", "bodycap", "hdrcap", "fold", "upgrade", "unexpbody", "notkept"}
 
 func (f Flags) String() string {
 	var s []string

@@ -1,5 +1,7 @@
 package http1
 
+import "unsafe"
+
 // Header returns the value of the first header named name (matched
 // case-insensitively, ASCII), or nil.
 func (m *Message) Header(name string) []byte {
@@ -63,4 +65,30 @@ func (m *Message) CopyTo(dst *Message) {
 	dst.Headers = hdrs
 	dst.Body = put(m.Body)
 	dst.buf = buf
+}
+
+// Footprint is the bytes of buffers m owns (CopyTo's storage and its
+// Headers slice): what a kept copy costs.
+func (m *Message) Footprint() int {
+	return cap(m.buf) + cap(m.Headers)*int(unsafe.Sizeof(Header{}))
+}
+
+// CopySize is the bytes a CopyTo of m into an empty Message allocates.
+func (m *Message) CopySize() int {
+	size := len(m.Method) + len(m.Target) + len(m.Reason) + len(m.Proto) + len(m.Body)
+	for _, h := range m.Headers {
+		size += len(h.Name) + len(h.Value)
+	}
+	return size + len(m.Headers)*int(unsafe.Sizeof(Header{}))
+}
+
+// Shrink drops the buffers of a kept copy that are larger than max bytes,
+// so that a recycled Message holds little.
+func (m *Message) Shrink(max int) {
+	if cap(m.buf) > max {
+		m.buf = nil
+	}
+	if cap(m.Headers)*int(unsafe.Sizeof(Header{})) > max {
+		m.Headers = nil
+	}
 }

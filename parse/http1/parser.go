@@ -53,6 +53,8 @@ type Stats struct {
 	Gaps          uint64 // Gap calls
 	Resyncs       uint64 // times sync was lost and the stream scanned for a message start
 	SkippedBytes  uint64 // bytes discarded while scanning for a message start
+	BadHeaders    uint64 // header lines without a colon, skipped
+	BodyNotKept   uint64 // messages whose body (or a head over 4 KiB) the memory budget did not let keep
 }
 
 type state uint8
@@ -68,6 +70,7 @@ const (
 	stTrailer                   // trailer fields after the last chunk
 	stBodyClose                 // body runs to the end of the stream
 	stResync                    // at a line start, looking for a strict start line
+	stDetect                    // kind unknown: looking for a strict start line anywhere in a line
 	stSkipLine                  // discarding up to the next LF, then stResync
 	stDone                      // not HTTP, tunnel or closed: everything is ignored
 )
@@ -84,16 +87,18 @@ type Parser struct {
 	judged bool  // the stream's first line was judged: no HTTP/0.9 response guess any more
 	stuck  int
 
-	msg       Message
-	inMsg     bool   // a byte of msg was consumed
-	head      []byte // start line and header block of msg; msg's views point here
-	lineStart int    // offset in head of the line being read
-	wordLen   int    // bytes of the start line's first word checked so far
-	wordDone  bool   // the first word is complete
-	extra     [8]Header
-	nextra    int // framing headers kept beyond MaxHeaders
-	body      []byte
-	bodyCap   bool // body was cut at BodyKeep or the encoded buffer at its cap
+	msg        Message
+	inMsg      bool   // a byte of msg was consumed
+	head       []byte // start line and header block of msg; msg's views point here
+	headBuf    []byte // the small head buffer kept between messages (cap <= headKeep)
+	headPooled bool   // head is a Pool buffer (a head over headKeep)
+	lineStart  int    // offset in head of the line being read
+	wordLen    int    // bytes of the start line's first word checked so far
+	wordDone   bool   // the first word is complete
+	extra      [8]Header
+	nextra     int // framing headers kept beyond MaxHeaders
+	body       []byte
+	bodyCap    bool // body was cut at BodyKeep or the encoded buffer at its cap
 
 	codings     [maxLayers]coding
 	ncodings    int
@@ -116,9 +121,16 @@ type Parser struct {
 
 	method     []byte // method of the request the response answers
 	interim    bool   // the last response was 1xx: the next answers the same request
-	upgradeReq bool   // the last request asked for an Upgrade
+	upgradeReq bool   // the last request was CONNECT or asked for an Upgrade: bytes that are no request line are a tunnel
+	switched   bool   // a CONNECT was accepted or a 101 sent: bytes that are no status line are a tunnel
 
-	dec   decoder
+	cand09     bool  // the bytes under detection (in line) may be an HTTP/0.9 response body
+	detOff     int   // offset in line of the line under detection
+	detTs      int64 // ts of the first byte under detection
+	v09Pending bool  // a request line without version ended the bytes at hand: 0.9 unless header lines follow
+	headSent   bool  // RequestHead was called for msg
+
+	pool  *Pool
 	stats Stats
 }
 
@@ -137,24 +149,100 @@ func (p *Parser) Init(cfg *Config, h Handler) {
 		p.cfg = *cfg
 	}
 	p.cfg.applyDefaults()
+	p.pool = p.cfg.Pool
+	if p.pool == nil {
+		p.pool = NewPool(p.cfg.BodyMemory)
+	}
+	p.cfg.Pool = nil // p.pool is the one used
 	p.Reset()
 }
 
 // Reset makes p as good as new for another stream with the same Config and
-// Handler, keeping its buffers and decoders.
+// Handler. It gives its body buffers back to the Pool and keeps only small
+// buffers (at most headKeep bytes each), so a pooled Parser holds almost
+// nothing.
 func (p *Parser) Reset() {
+	p.releaseBuffers()
+	line := p.line[:0]
+	if cap(line) > headKeep {
+		line = nil
+	}
 	*p = Parser{
-		cfg:    p.cfg,
-		h:      p.h,
-		head:   p.head[:0],
-		body:   p.body[:0],
-		enc:    p.enc[:0],
-		line:   p.line[:0],
-		method: p.method[:0],
-		msg:    Message{Headers: p.msg.Headers[:0], buf: p.msg.buf[:0]},
-		dec:    p.dec,
+		cfg:     p.cfg,
+		h:       p.h,
+		pool:    p.pool,
+		head:    p.headBuf[:0],
+		headBuf: p.headBuf[:0],
+		line:    line,
+		method:  p.method[:0],
+		msg:     Message{Headers: p.msg.Headers[:0]},
 	}
 	p.newMessage()
+}
+
+// releaseBuffers gives the body buffers and a large head buffer back to the
+// Pool: between messages a Parser keeps only small buffers.
+func (p *Parser) releaseBuffers() {
+	if cap(p.body) > 0 {
+		p.pool.put(p.body)
+		p.body = nil
+	}
+	if cap(p.enc) > 0 {
+		p.pool.put(p.enc)
+		p.enc = nil
+	}
+	if p.headPooled {
+		p.pool.put(p.head)
+		p.headPooled = false
+	} else if cap(p.head) <= headKeep {
+		p.headBuf = p.head
+	}
+	p.head = p.headBuf[:0]
+	if cap(p.line) > headKeep && len(p.line) == 0 {
+		p.line = nil
+	}
+	if cap(p.msg.Headers) > maxKeptHeaders {
+		p.msg.Headers = nil
+	}
+}
+
+// headFits makes room for n more bytes of head: false when the head would
+// pass MaxHeaderBytes or the Pool cannot lend a buffer for a head over
+// headKeep.
+func (p *Parser) headFits(n int) bool {
+	want := len(p.head) + n
+	switch {
+	case want > p.cfg.MaxHeaderBytes:
+		return false
+	case want <= cap(p.head):
+		return true
+	case p.headPooled:
+		return p.pool.grow(&p.head, n, p.cfg.MaxHeaderBytes)
+	case want <= headKeep:
+		nb := make([]byte, len(p.head), min(max(want, 2*cap(p.head), 512), headKeep))
+		copy(nb, p.head)
+		p.head = nb
+		return true
+	}
+	nb := p.pool.get(min(max(want, 2*headKeep), p.cfg.MaxHeaderBytes))
+	if nb == nil {
+		p.stats.BodyNotKept++
+		return false
+	}
+	if cap(p.head) <= headKeep {
+		p.headBuf = p.head[:0]
+	}
+	p.head = append(nb, p.head...)
+	p.headPooled = true
+	return true
+}
+
+// notKept marks msg as cut short by the body memory budget.
+func (p *Parser) notKept() {
+	if p.msg.Flags&FlagBodyNotKept == 0 {
+		p.msg.Flags |= FlagBodyNotKept
+		p.stats.BodyNotKept++
+	}
 }
 
 // Kind reports what p has decided its direction carries.
@@ -219,6 +307,8 @@ func (p *Parser) step(data []byte) int {
 		return len(data)
 	case stResync:
 		return p.stepResync(data)
+	case stDetect:
+		return p.stepDetect(data)
 	case stSkipLine:
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -256,18 +346,48 @@ func (p *Parser) Gap(n int, ts int64) {
 			}
 			return
 		}
+		// The gap runs past the body: its first remain bytes were body
+		// bytes, on the wire though not seen.
+		p.bodyGap(p.remain)
+		p.remain = 0
+		if p.st == stBodyLen {
+			// The message is complete by its framing; what the gap lost
+			// after it starts the next one: resync.
+			p.finishMessage()
+			if p.st == stStart {
+				p.st = p.resyncState()
+				p.stats.Resyncs++
+			}
+			return
+		}
+		// Chunk framing after the hole is lost: the message is truncated.
 	case stBodyClose:
 		p.bodyGap(int64(n))
 		return
 	case stStart:
 		if len(p.head) == 0 {
-			p.st = stResync
+			p.st = p.resyncState()
+			p.stats.Resyncs++
+			return
+		}
+	case stHead:
+		if p.v09Pending && len(p.head) == p.lineStart {
+			// A 0.9 request line, then the hole: the request was whole.
+			p.finish09Request()
+			p.st = p.resyncState()
 			p.stats.Resyncs++
 			return
 		}
 	case stResync, stSkipLine:
 		p.line = p.line[:0]
 		p.st = stResync
+		return
+	case stDetect:
+		// Bytes after a hole are no HTTP/0.9 response start any more.
+		p.stats.SkippedBytes += uint64(len(p.line))
+		p.line = p.line[:0]
+		p.detOff = 0
+		p.cand09 = false
 		return
 	}
 	p.msg.Flags |= FlagGap
@@ -296,15 +416,32 @@ func (p *Parser) Close(ts int64) {
 		p.msg.Flags |= FlagTruncated
 		p.finishMessage()
 	case stStart:
-		if len(p.head) > 0 && !p.judged {
-			// A stream too short for a line: an HTTP/0.9 response or garbage.
-			p.badStart(false)
-			if p.st == stBodyClose {
-				p.msg.Flags |= FlagCloseDelimited
+		if len(p.head) > 0 {
+			p.closeStart()
+		}
+	case stDetect:
+		// Bytes that showed no start line: an HTTP/0.9 response when a
+		// request is waiting by now (its line may have ended only with its
+		// stream, which the Tracker closes first), else not HTTP.
+		if p.cand09 && len(p.line) > 0 {
+			if m := p.h.ResponseMethod(); m != nil {
+				p.start09Response(m, p.line, p.detTs)
+				p.line = p.line[:0]
 				p.finishMessage()
+				break
 			}
 		}
-	case stBodyLen, stChunkSize, stChunkData, stChunkDataEnd, stTrailer, stHead:
+		if len(p.line) > 0 {
+			p.setKind(KindNotHTTP)
+		}
+	case stHead:
+		if p.v09Pending && len(p.head) == p.lineStart {
+			p.finish09Request()
+			break
+		}
+		p.msg.Flags |= FlagTruncated
+		p.abortMessage()
+	case stBodyLen, stChunkSize, stChunkData, stChunkDataEnd, stTrailer:
 		p.msg.Flags |= FlagTruncated
 		p.abortMessage()
 	}
@@ -321,8 +458,19 @@ func (p *Parser) loseSync() {
 		p.newMessage()
 	}
 	p.line = p.line[:0]
-	p.st = stResync
+	p.detOff = 0
+	p.cand09 = false
+	p.st = p.resyncState()
 	p.stats.Resyncs++
+}
+
+// resyncState is where scanning for a message start begins: at line starts
+// on a stream known to be HTTP, anywhere while detecting the content.
+func (p *Parser) resyncState() state {
+	if p.kind == KindUnknown {
+		return stDetect
+	}
+	return stResync
 }
 
 // abortMessage reports a message that cannot complete: a head is parsed as
@@ -335,7 +483,7 @@ func (p *Parser) abortMessage() {
 		p.parseHead()
 		switch {
 		case p.msg.IsRequest:
-			p.h.RequestHead(&p.msg)
+			p.sendHead()
 		case p.interim:
 			p.interim = false
 		default:
@@ -365,21 +513,28 @@ func (p *Parser) setKind(k Kind) {
 	}
 }
 
+// sendHead reports msg's head to the Handler, once.
+func (p *Parser) sendHead() {
+	if !p.headSent {
+		p.headSent = true
+		p.h.RequestHead(&p.msg)
+	}
+}
+
 func (p *Parser) newMessage() {
-	hdrs, buf := p.msg.Headers[:0], p.msg.buf
-	p.msg = Message{Headers: hdrs, buf: buf, IsRequest: p.kind == KindRequest}
+	p.releaseBuffers() // after the Handler saw msg: its views die here
+	p.msg = Message{Headers: p.msg.Headers[:0], IsRequest: p.kind == KindRequest}
 	p.inMsg = false
-	p.head = p.head[:0]
+	p.v09Pending = false
+	p.headSent = false
 	p.lineStart = 0
 	p.wordLen = 0
 	p.wordDone = false
 	p.nextra = 0
-	p.body = p.body[:0]
 	p.bodyCap = false
 	p.ncodings = 0
 	p.decoding = false
 	p.undecodable = false
-	p.enc = p.enc[:0]
 	p.encStop = false
 	p.remain = 0
 	p.line = p.line[:0]

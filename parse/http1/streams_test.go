@@ -2,15 +2,96 @@ package http1
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/parse/reassembly"
 )
 
-// The streams under testdata/streams are the client and server byte streams
-// of suricata-verify captures (extracted in order, retransmissions dropped).
+// The streams below are the client and server byte streams of
+// suricata-verify captures, extracted at test time from the shared
+// captures (never copied into the repository): decoded with capture and
+// reassembled with parse/reassembly, which do not depend on this package.
 // suricata recovers the EICAR body of every HTTP Evader case; so must we.
+
+// sharedPcaps is the shared capture tree, relative to this package.
+const sharedPcaps = "../../../shared/pcaps"
+
+// pcapDir returns the shared capture tree, skipping the test when it is
+// missing (failing under CI, where it must be present).
+func pcapDir(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(sharedPcaps); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared captures missing: %v", err)
+		}
+		t.Skipf("shared captures missing (%v): skipped locally", err)
+	}
+	return sharedPcaps
+}
+
+// streamConn collects the reassembled bytes of one connection.
+type streamConn struct {
+	dirs [2]bytes.Buffer
+	gaps int
+}
+
+func (c *streamConn) Data(dir reassembly.Direction, data []byte, _ int64) { c.dirs[dir].Write(data) }
+func (c *streamConn) Gap(reassembly.Direction, int, int64)                { c.gaps++ }
+func (c *streamConn) Close(reassembly.CloseReason, int64)                 {}
+
+type streamFactory struct{ conns []*streamConn }
+
+func (f *streamFactory) New(capture.Flow, int64) reassembly.Conn {
+	c := &streamConn{}
+	f.conns = append(f.conns, c)
+	return c
+}
+
+// captureStreams returns the client and server streams of the first
+// connection carrying data in a shared capture.
+func captureStreams(t *testing.T, rel string) (req, resp []byte) {
+	t.Helper()
+	path := filepath.Join(pcapDir(t), rel)
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dec := capture.NewDecoder(capture.DecoderConfig{})
+	var f streamFactory
+	asm := reassembly.New(reassembly.Config{}, &f)
+	var pkt capture.Packet
+	var last int64
+	for {
+		data, ci, err := src.ReadPacket()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		last = ci.Timestamp
+		if dec.Decode(data, ci.LinkType, ci.Timestamp, &pkt) == capture.ResultTCP {
+			asm.Packet(&pkt)
+		}
+	}
+	asm.CloseAll(last)
+	for _, c := range f.conns {
+		if c.dirs[0].Len()+c.dirs[1].Len() > 0 {
+			if c.gaps > 0 {
+				t.Fatalf("%s: %d gaps in the reassembled streams", rel, c.gaps)
+			}
+			return c.dirs[reassembly.ClientToServer].Bytes(), c.dirs[reassembly.ServerToClient].Bytes()
+		}
+	}
+	t.Fatalf("%s: no connection with data", rel)
+	return nil, nil
+}
 
 func parsePair(t *testing.T, req, resp []byte, split int) (*recorder, *recorder) {
 	var q [][]byte
@@ -30,18 +111,15 @@ func parsePair(t *testing.T, req, resp []byte, split int) (*recorder, *recorder)
 	return rq, rs
 }
 
+// evaderCases are the HTTP Evader captures whose bodies hide EICAR behind
+// framing tricks.
+var evaderCases = []string{"000", "001", "004", "034", "036", "041", "057", "098", "104", "106", "117",
+	"125", "173", "238", "265", "266", "406", "447", "450", "453"}
+
 func TestEvaderStreams(t *testing.T) {
-	files, _ := filepath.Glob("testdata/streams/http-evader-*.req")
-	if len(files) == 0 {
-		t.Fatal("no streams")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".req")
-		req, err1 := os.ReadFile(f)
-		resp, err2 := os.ReadFile(strings.TrimSuffix(f, ".req") + ".resp")
-		if err1 != nil || err2 != nil {
-			t.Fatal(err1, err2)
-		}
+	for _, n := range evaderCases {
+		name := "http-evader-" + n
+		req, resp := captureStreams(t, "suricata-verify/"+name+"/input.pcap")
 		for _, split := range []int{1 << 20, 1, 7} {
 			rq, rs := parsePair(t, req, resp, split)
 			if len(rq.msgs) != 1 || string(rq.msgs[0].Header("host")) != "evader.example.com" {
@@ -59,20 +137,15 @@ func TestEvaderStreams(t *testing.T) {
 }
 
 func TestSuricataStreams(t *testing.T) {
-	read := func(n string) []byte {
-		b, err := os.ReadFile("testdata/streams/" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	rq, rs := parsePair(t, read("http-multiple100.req"), read("http-multiple100.resp"), 1<<20)
+	req, resp := captureStreams(t, "suricata-verify/http-multiple100/input.pcap")
+	rq, rs := parsePair(t, req, resp, 1<<20)
 	got := summaries(rs)
 	if len(rq.msgs) != 1 || rq.msgs[0].BodyLen != 34498 || len(got) != 3 ||
 		got[2] != `200 HTTP/1.1 h=5 wire=27 len=27 dec=27 body="file uploaded successfully\n" []` {
 		t.Fatalf("multiple100: %q %q", summaries(rq), got)
 	}
-	rq, _ = parsePair(t, read("http-missing-protocol.req"), read("http-missing-protocol.resp"), 1<<20)
+	req, resp = captureStreams(t, "suricata-verify/http-missing-protocol/input.pcap")
+	rq, _ = parsePair(t, req, resp, 1<<20)
 	if len(rq.msgs) != 1 || rq.msgs[0].Flags&FlagHTTP09 != 0 || len(rq.msgs[0].Headers) != 7 {
 		t.Fatalf("missing protocol: %q", summaries(rq))
 	}
