@@ -32,6 +32,10 @@ func (s *Stats) WriteSummary(w io.Writer) {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := &s.Parse
+	if s.Kernel != (capture.LiveStats{}) {
+		fmt.Fprintf(tw, "kernel (capture sockets)\treceived %d, dropped %d, ring freezes %d\n",
+			s.Kernel.Packets, s.Kernel.Drops, s.Kernel.Freezes)
+	}
 	fmt.Fprintf(tw, "packets\t%d\n", s.Capture.Packets)
 	fmt.Fprintf(tw, "tcp segments\t%d\n", s.Capture.TCP)
 	fmt.Fprintf(tw, "connections\t%d\t(http %d, tunnel %d, not http %d, no payload %d)\n",
