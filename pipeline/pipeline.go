@@ -42,6 +42,7 @@ type Progress struct {
 	Packets    uint64
 	Read       int64 // bytes consumed of the input being read
 	Total      int64 // size of that input, 0 when unknown
+	Done       int64 // bytes of the inputs already finished
 	Input      int   // index of the input being read
 	InputCount int
 }
@@ -189,6 +190,8 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 		prog.input.Store(int64(i))
 		in := InputStats{Name: names[i]}
 		in.Bytes, in.Err = r.readAll(ctx, src)
+		prog.done.Add(in.Bytes)
+		prog.currentRead.Store(0)
 		st.Inputs = append(st.Inputs, in)
 		if ctx.Err() != nil {
 			runErr = ctx.Err()
@@ -291,6 +294,7 @@ func (r *reader) flushAll() {
 type progressCounters struct {
 	packets     atomic.Uint64
 	currentRead atomic.Int64 // bytes consumed of the input being read
+	done        atomic.Int64 // bytes of the inputs already finished
 	total       atomic.Int64
 	input       atomic.Int64
 	inputs      int
@@ -326,6 +330,7 @@ func (p *progressCounters) report(cfg Config, start time.Time) (stop func()) {
 					Elapsed:    time.Since(start),
 					Packets:    p.packets.Load(),
 					Read:       p.currentRead.Load(),
+					Done:       p.done.Load(),
 					Total:      p.total.Load(),
 					Input:      int(p.input.Load()),
 					InputCount: p.inputs,
@@ -346,7 +351,7 @@ func (p Progress) String() string {
 		s += fmt.Sprintf(", file %d of %d", p.Input+1, p.InputCount)
 	}
 	if secs := p.Elapsed.Seconds(); secs > 0 {
-		s += fmt.Sprintf(", %.0f MB/s", float64(p.Read)/1e6/secs)
+		s += fmt.Sprintf(", %.0f MB/s", float64(p.Done+p.Read)/1e6/secs)
 	}
 	return s
 }
