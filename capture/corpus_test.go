@@ -12,19 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// sharedPcaps is the shared capture corpus, outside the repository.
-const sharedPcaps = "../../shared/pcaps"
-
 func corpusFiles(t testing.TB) []string {
 	t.Helper()
+	root := sharedpcaps.Root(t)
 	var files []string
 	for _, pat := range []string{"suricata-verify/*/input.pcap", "other/*/input.pcap", "other/gopacket-pcapng-suite/*/*.pcapng"} {
-		m, err := filepath.Glob(filepath.Join(sharedPcaps, pat))
+		m, err := filepath.Glob(filepath.Join(root, pat))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +31,7 @@ func corpusFiles(t testing.TB) []string {
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no captures under %s: the shared corpus must be present in CI", sharedPcaps)
-		}
-		t.Skipf("no captures under %s", sharedPcaps)
+		t.Fatalf("no captures under %s", root)
 	}
 	return files
 }
@@ -106,7 +102,7 @@ func TestCorpusHTTP(t *testing.T) {
 	corpusFiles(t) // skips or fails when the corpus is missing
 	for _, c := range httpCaptures {
 		t.Run(c.path, func(t *testing.T) {
-			src, err := OpenFile(filepath.Join(sharedPcaps, c.path))
+			src, err := OpenFile(filepath.Join(sharedpcaps.Root(t), c.path))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +142,7 @@ func TestCorpusHTTP(t *testing.T) {
 func TestCorpus(t *testing.T) {
 	var total Stats
 	for _, path := range corpusFiles(t) {
-		rel, _ := filepath.Rel(sharedPcaps, path)
+		rel, _ := filepath.Rel(sharedpcaps.Root(t), path)
 		t.Run(rel, func(t *testing.T) {
 			r := decodeFile(t, path)
 			s := r.stats
@@ -174,8 +170,8 @@ func TestCorpus(t *testing.T) {
 func TestOpenFileFormats(t *testing.T) {
 	corpusFiles(t)
 	dir := t.TempDir()
-	ethPcap := filepath.Join(sharedPcaps, "other/gopacket-test_ethernet/input.pcap")
-	nullPcap := filepath.Join(sharedPcaps, "suricata-verify/http-ipv6/input.pcap")
+	ethPcap := filepath.Join(sharedpcaps.Root(t), "other/gopacket-test_ethernet/input.pcap")
+	nullPcap := filepath.Join(sharedpcaps.Root(t), "suricata-verify/http-ipv6/input.pcap")
 	raw, err := os.ReadFile(ethPcap)
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -377,7 +379,7 @@ func BenchmarkDecode(b *testing.B) {
 //
 //	go test -run '^$' -bench DecodeCorpus -count 10 ./capture/ > new.txt
 func BenchmarkDecodeCorpus(b *testing.B) {
-	path := sharedPcaps + "/other/arkime-arkime_synthetic/input.pcap"
+	path := filepath.Join(sharedpcaps.Root(b), "other/arkime-arkime_synthetic/input.pcap")
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Skip(err)

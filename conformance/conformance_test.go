@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/apiwatch/apiwatch/capture"
 	"github.com/apiwatch/apiwatch/conformance"
+	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/pipeline"
@@ -22,25 +22,8 @@ import (
 // testdata/known-failures.txt, so the rate cannot hide a new regression.
 const minPassRate = 0.90
 
-// sharedPcaps finds ../shared/pcaps beside the checkout. CI always has it;
-// without it the test cannot mean anything, so in CI that is a failure.
-func sharedPcaps(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../../shared/pcaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "MANIFEST.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared captures missing at %s: CI must run with shared/ beside the checkout", root)
-		}
-		t.Skipf("shared captures not found at %s", root)
-	}
-	return root
-}
-
 func TestConformance(t *testing.T) {
-	root := sharedPcaps(t)
+	root := sharedpcaps.Root(t)
 	cases, err := conformance.LoadCases(root)
 	if err != nil {
 		t.Fatal(err)

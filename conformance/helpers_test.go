@@ -1,34 +1,18 @@
 package conformance
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// pcapsRoot is the shared captures folder beside the checkout.
-func pcapsRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../../shared/pcaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "MANIFEST.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared captures missing at %s", root)
-		}
-		t.Skipf("shared captures not found at %s", root)
-	}
-	return root
-}
+	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
+)
 
 var loaded []Case
 
 func loadAll(t *testing.T) []Case {
 	t.Helper()
 	if loaded == nil {
-		cs, err := LoadCases(pcapsRoot(t))
+		cs, err := LoadCases(sharedpcaps.Root(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
 	"github.com/apiwatch/apiwatch/parse/reassembly"
 )
 
@@ -17,22 +17,6 @@ import (
 // captures (never copied into the repository): decoded with capture and
 // reassembled with parse/reassembly, which do not depend on this package.
 // suricata recovers the EICAR body of every HTTP Evader case; so must we.
-
-// sharedPcaps is the shared capture tree, relative to this package.
-const sharedPcaps = "../../../shared/pcaps"
-
-// pcapDir returns the shared capture tree, skipping the test when it is
-// missing (failing under CI, where it must be present).
-func pcapDir(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(sharedPcaps); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared captures missing: %v", err)
-		}
-		t.Skipf("shared captures missing (%v): skipped locally", err)
-	}
-	return sharedPcaps
-}
 
 // streamConn collects the reassembled bytes of one connection.
 type streamConn struct {
@@ -56,7 +40,7 @@ func (f *streamFactory) New(capture.Flow, int64) reassembly.Conn {
 // connection carrying data in a shared capture.
 func captureStreams(t *testing.T, rel string) (req, resp []byte) {
 	t.Helper()
-	path := filepath.Join(pcapDir(t), rel)
+	path := filepath.Join(sharedpcaps.Root(t), rel)
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
