@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -285,27 +286,12 @@ func TestOpenFileFormats(t *testing.T) {
 		zw.Close()
 		f("cut.pcap.gz", buf.Bytes()[:buf.Len()/2], -1)
 		for _, cut := range []int{len(raw) - 1, len(raw) - 30, 24 + 16 + 5} {
-			path := filepath.Join(dir, "cut.pcap")
-			os.WriteFile(path, raw[:cut], 0o600)
-			src, err := OpenFile(path)
-			if err != nil {
-				t.Fatal(err)
+			// Cut inside the last packet, every one before it is delivered.
+			wantPackets := -1
+			if cut > len(raw)-100 {
+				wantPackets = want.packets - 1
 			}
-			n := 0
-			for {
-				_, _, err = src.ReadPacket()
-				if err != nil {
-					break
-				}
-				n++
-			}
-			src.Close()
-			if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), path) {
-				t.Errorf("cut at %d: %v, want ErrTruncated naming the file", cut, err)
-			}
-			if cut > len(raw)-100 && n != want.packets-1 {
-				t.Errorf("cut at %d: %d packets before truncation, want %d", cut, n, want.packets-1)
-			}
+			f(fmt.Sprintf("cut-%d.pcap", cut), raw[:cut], wantPackets)
 		}
 	})
 
