@@ -28,6 +28,7 @@ type analyzeOptions struct {
 	quiet       bool
 	pipeline    pipeline.Config
 	bufferedMB  int64
+	bodyMemMB   int64
 	cpuProfile  string
 }
 
@@ -61,6 +62,7 @@ what it found: packets, connections, HTTP transactions and every drop by reason.
 	f.DurationVar(&o.pipeline.Reassembly.IdleTimeout, "idle-timeout", 0, "close a connection idle this long in capture time (default 2m)")
 	f.Int64Var(&o.bufferedMB, "max-buffered-mb", 0, "out-of-order bytes buffered across all connections, MiB (default 256)")
 	f.IntVar(&o.pipeline.Parse.HTTP.BodyKeep, "body-keep", 0, "decoded body bytes kept per message for analysis (default 65536)")
+	f.Int64Var(&o.bodyMemMB, "body-memory-mb", 0, "memory for message bodies being kept and decoded, MiB per worker; beyond it bodies are counted but not kept (default 64)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with: go tool pprof FILE)")
 	return cmd
 }
@@ -73,6 +75,7 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		return errors.New("give capture files or --iface, not both")
 	}
 	o.pipeline.Reassembly.MaxBufferedBytes = o.bufferedMB << 20
+	o.pipeline.Parse.HTTP.BodyMemory = o.bodyMemMB << 20
 	if !o.quiet {
 		o.pipeline.Progress = func(p pipeline.Progress) {
 			logger.Info().Str("progress", p.String()).Msg("analyzing")
