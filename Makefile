@@ -4,6 +4,7 @@
 #   make test    installs what the tests need, then runs every test
 #   make fuzz    runs each native fuzz target for FUZZTIME (default 60s)
 #   make bench   Go benchmarks, then bench/compare.sh against tcpdump and tshark
+#   make generate  regenerates the checked-in protobuf code from event/*.proto
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -11,7 +12,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test test-deps vet fuzz bench demo clean
+.PHONY: all build test test-deps vet fuzz bench demo generate clean
 
 all: build
 
@@ -43,6 +44,9 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	./bench/compare.sh
+
+generate:
+	./scripts/generate.sh
 
 # Regenerates the quick-start capture (deterministic for the seed).
 demo:
