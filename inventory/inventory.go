@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -92,6 +93,43 @@ func (inv *Inventory) Add(e *event.APIEvent) {
 	}
 	ep.FromSpec = ep.FromSpec || req.FromSpec
 	ep.Shadow = ep.Shadow || req.Shadow
+}
+
+// Merge adds the counts of other (another worker's inventory) to inv.
+func (inv *Inventory) Merge(other *Inventory) {
+	inv.Dropped += other.Dropped
+	for key, o := range other.endpoints {
+		ep := inv.endpoints[key]
+		if ep == nil {
+			if len(inv.endpoints) >= inv.max {
+				inv.Dropped += o.Count
+				continue
+			}
+			c := *o
+			c.Statuses, c.AuthKinds, c.Sensitive = maps.Clone(o.Statuses), maps.Clone(o.AuthKinds), maps.Clone(o.Sensitive)
+			inv.endpoints[key] = &c
+			continue
+		}
+		ep.Count += o.Count
+		ep.Logins += o.Logins
+		if o.FirstSeen.Before(ep.FirstSeen) {
+			ep.FirstSeen = o.FirstSeen
+		}
+		if o.LastSeen.After(ep.LastSeen) {
+			ep.LastSeen = o.LastSeen
+		}
+		addAll(ep.Statuses, o.Statuses)
+		addAll(ep.AuthKinds, o.AuthKinds)
+		addAll(ep.Sensitive, o.Sensitive)
+		ep.FromSpec = ep.FromSpec || o.FromSpec
+		ep.Shadow = ep.Shadow || o.Shadow
+	}
+}
+
+func addAll[K comparable](dst, src map[K]uint64) {
+	for k, v := range src {
+		dst[k] += v
+	}
 }
 
 // Endpoints returns the endpoints, busiest first.

@@ -30,7 +30,7 @@ func TestInventory(t *testing.T) {
 	l.Request.Shadow = true
 	inv.Add(l)
 	inv.Add(ev("GET api.example.com /third", 5e9, 200, 0)) // over the cap
-	inv.Add(&event.APIEvent{Kind: event.Kind_KIND_TLS})   // no endpoint
+	inv.Add(&event.APIEvent{Kind: event.Kind_KIND_TLS})    // no endpoint
 
 	eps := inv.Endpoints()
 	if len(eps) != 2 || eps[0].Endpoint != users || eps[1].Endpoint != login {
@@ -44,9 +44,17 @@ func TestInventory(t *testing.T) {
 	if inv.Dropped != 1 {
 		t.Errorf("dropped %d, want 1", inv.Dropped)
 	}
+	// Merging another worker's inventory adds up per endpoint.
+	other := New(0)
+	other.Add(ev(users, 0.5e9, 500, event.ActorKind_ACTOR_KIND_JWT))
+	inv.Merge(other)
+	if u.Count != 4 || u.Statuses[500] != 1 || u.AuthKinds["jwt"] != 3 || u.FirstSeen.UnixNano() != 0.5e9 {
+		t.Errorf("after merge: %+v", u)
+	}
+
 	var b strings.Builder
 	inv.WriteTable(&b)
-	for _, want := range []string{"200×2 404×1", "jwt×2 client_ip×1", "email×4", "shadow (not in spec), login (1)", "2 endpoints; 1 events of further endpoints not tracked"} {
+	for _, want := range []string{"200×2 404×1 500×1", "jwt×3 client_ip×1", "email×4", "shadow (not in spec), login (1)", "2 endpoints; 1 events of further endpoints not tracked"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}

@@ -375,10 +375,12 @@ func RunLive(ctx context.Context, cfg Config, sources []capture.Source, names []
 	results := make([]result, len(sources))
 	var wg sync.WaitGroup
 	for i, src := range sources {
+		// Handlers are made here, not in the worker: factories need not
+		// be safe for concurrent use.
+		w := newWorker(&cfg, newHandler(i))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newWorker(&cfg, newHandler(i))
 			r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: []*worker{w}, prog: &prog}
 			err := r.readLive(ctx, src)
 			res := &results[i]

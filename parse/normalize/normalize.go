@@ -1,0 +1,162 @@
+// Package normalize turns HTTP transactions (and TLS ClientHellos) into API
+// events: the endpoint template, who is calling, what was touched, what
+// the response revealed, and what never leaves the sensor — credentials,
+// bodies and PII become keyed hashes, shapes and counts.
+//
+// A Normalizer belongs to one worker goroutine; the events it produces are
+// reused: valid only until its next call.
+package normalize
+
+import (
+	"bytes"
+	"mime"
+	"strings"
+
+	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/parse"
+	"github.com/apiwatch/apiwatch/parse/http1"
+)
+
+// Config configures normalization. The zero value is usable.
+type Config struct {
+	// SensorID names the sensor in every event.
+	SensorID string
+}
+
+// Normalizer builds events. Not safe for concurrent use: one per worker.
+type Normalizer struct {
+	cfg Config
+	ev  event.APIEvent
+}
+
+// New returns a Normalizer.
+func New(cfg Config) *Normalizer {
+	return &Normalizer{cfg: cfg}
+}
+
+// Event returns the event of one transaction, valid until the next call.
+func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
+	e := &n.ev
+	e.Reset()
+	event.Stamp(e)
+	e.Kind = event.Kind_KIND_HTTP
+	e.SensorId = n.cfg.SensorID
+	e.Flow = flow(t)
+	peer := t.Flow.SrcIP
+	e.ClientIp = peer.String()
+
+	req, resp := t.Request, t.Response
+	switch {
+	case req != nil:
+		e.RequestStartNs = req.Start
+	case resp != nil:
+		e.RequestStartNs = resp.Start
+	}
+	if resp != nil {
+		e.ResponseEndNs = resp.End
+		if req != nil {
+			e.LatencyNs = resp.End - req.Start
+		}
+	}
+	if req != nil {
+		e.Request = n.request(req)
+	}
+	if resp != nil {
+		e.Response = n.response(resp)
+	}
+	e.Quality = quality(t, e.Quality)
+	return e
+}
+
+func flow(t *parse.Transaction) *event.Flow {
+	f := &event.Flow{
+		SrcIp: t.Flow.SrcIP.String(), DstIp: t.Flow.DstIP.String(),
+		SrcPort: uint32(t.Flow.SrcPort), DstPort: uint32(t.Flow.DstPort),
+		Vni: t.Flow.VNI,
+	}
+	if t.Flow.VLAN != [2]uint16{} {
+		f.Vlan = []uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
+	}
+	return f
+}
+
+// maxUserAgent caps the User-Agent kept: enough to tell clients apart,
+// not a channel for whatever an attacker stuffs into headers.
+const maxUserAgent = 256
+
+func (n *Normalizer) request(m *http1.Message) *event.Request {
+	r := &event.Request{
+		Method:      string(m.Method),
+		Host:        host(m),
+		BodyBytes:   m.DecodedLen,
+		ContentType: mediaType(m.Header("Content-Type")),
+		UserAgent:   string(m.Header("User-Agent")[:min(len(m.Header("User-Agent")), maxUserAgent)]),
+	}
+	return r
+}
+
+func (n *Normalizer) response(m *http1.Message) *event.Response {
+	return &event.Response{
+		Status:      uint32(m.Status),
+		BodyBytes:   m.DecodedLen,
+		WireBytes:   m.WireBodyLen,
+		ContentType: mediaType(m.Header("Content-Type")),
+		SetsCookie:  m.Header("Set-Cookie") != nil,
+	}
+}
+
+// host is the request's Host header, or the authority of an absolute-form
+// target, lower-cased.
+func host(m *http1.Message) string {
+	h := m.Header("Host")
+	if len(h) == 0 {
+		if _, rest, ok := bytes.Cut(m.Target, []byte("://")); ok {
+			h, _, _ = bytes.Cut(rest, []byte("/"))
+		}
+	}
+	return strings.ToLower(string(bytes.TrimSpace(h)))
+}
+
+// mediaType is the media type of a Content-Type value without parameters.
+func mediaType(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	if t, _, err := mime.ParseMediaType(string(v)); err == nil {
+		return t
+	}
+	t, _, _ := bytes.Cut(v, []byte(";"))
+	return strings.ToLower(string(bytes.TrimSpace(t)))
+}
+
+func quality(t *parse.Transaction, q []event.Quality) []event.Quality {
+	var f http1.Flags
+	if t.Request != nil {
+		f |= t.Request.Flags
+	}
+	if t.Response != nil {
+		f |= t.Response.Flags
+	}
+	for _, m := range [...]struct {
+		flag http1.Flags
+		q    event.Quality
+	}{
+		{http1.FlagGap, event.Quality_QUALITY_GAP},
+		{http1.FlagTruncated | http1.FlagBodyCapped | http1.FlagBodyNotKept, event.Quality_QUALITY_TRUNCATED},
+		{http1.FlagParseError, event.Quality_QUALITY_PARSE_ERROR},
+		{http1.FlagSmuggling, event.Quality_QUALITY_SMUGGLING},
+		{http1.FlagDecodeError, event.Quality_QUALITY_DECODE_ERROR},
+		{http1.FlagHTTP09, event.Quality_QUALITY_HTTP09},
+	} {
+		if f&m.flag != 0 {
+			q = append(q, m.q)
+		}
+	}
+	if t.Flags&parse.TxUnanswered != 0 {
+		q = append(q, event.Quality_QUALITY_UNANSWERED)
+	}
+	if t.Flags&parse.TxNoRequest != 0 {
+		q = append(q, event.Quality_QUALITY_NO_REQUEST)
+	}
+	return q
+}
