@@ -17,6 +17,9 @@ type Stats struct {
 	// Transactions with at least one message flagged so.
 	WithGap, Truncated, ParseErrors, Smuggling, DecodeErrors, BodyCapped, BodyNotKept uint64
 	GapEvents                                                                         uint64 // Gap calls from the reassembler
+	// TLS connections whose ClientHello was reported, and those that
+	// started like one but did not parse (malformed, or over the caps).
+	TLSHellos, TLSUnparsed uint64
 }
 
 // Add merges o into s.
@@ -47,7 +50,7 @@ var statNames = []string{
 	"requests", "responses", "interim_responses", "transactions",
 	"unanswered", "no_request", "queue_overflow",
 	"tx_with_gap", "tx_truncated", "tx_parse_error", "tx_smuggling", "tx_decode_error", "tx_body_capped", "tx_body_not_kept",
-	"gap_events",
+	"gap_events", "tls_hellos", "tls_unparsed",
 }
 
 func (s *Stats) fields() []*uint64 {
@@ -56,7 +59,7 @@ func (s *Stats) fields() []*uint64 {
 		&s.Requests, &s.Responses, &s.Interim, &s.Transactions,
 		&s.Unanswered, &s.NoRequest, &s.QueueOverflow,
 		&s.WithGap, &s.Truncated, &s.ParseErrors, &s.Smuggling, &s.DecodeErrors, &s.BodyCapped, &s.BodyNotKept,
-		&s.GapEvents,
+		&s.GapEvents, &s.TLSHellos, &s.TLSUnparsed,
 	}
 }
 

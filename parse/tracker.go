@@ -4,6 +4,7 @@ import (
 	"github.com/apiwatch/apiwatch/capture"
 	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/parse/reassembly"
+	"github.com/apiwatch/apiwatch/parse/tlshello"
 )
 
 // Config bounds the per-connection pairing state. The zero value is usable.
@@ -55,6 +56,8 @@ type Tracker struct {
 	freeTx       []*pendingTx
 	tx           Transaction // reused for every emitted transaction
 	pendingBytes int64       // buffer bytes of the pending copies (PendingMemory)
+	helloBytes   int         // bytes of incomplete ClientHellos held (helloMemory)
+	hello        tlshello.Hello
 	pool         *http1.Pool // body buffers and decoders of all the parsers
 }
 
@@ -164,6 +167,12 @@ type conn struct {
 	flow    capture.Flow
 	sides   [2]side
 	pending []*pendingTx // oldest first
+
+	// The search for a TLS ClientHello (tls.go).
+	hello      helloState
+	helloDir   reassembly.Direction
+	helloStart int64
+	helloBuf   []byte
 }
 
 // side is one direction's parser and the Handler it reports to.
@@ -174,11 +183,20 @@ type side struct {
 }
 
 func (c *conn) Data(dir reassembly.Direction, data []byte, ts int64) {
+	if c.hello != helloDone {
+		c.tlsHello(dir, data, ts)
+	}
 	c.sides[dir].p.Feed(data, ts)
 }
 
 func (c *conn) Gap(dir reassembly.Direction, n int, ts int64) {
 	c.t.stats.GapEvents++
+	if c.hello == helloCollecting && dir == c.helloDir {
+		c.t.stats.TLSUnparsed++ // a ClientHello with a hole cannot be read
+		c.endHello()
+	} else if c.hello == helloUndecided {
+		c.hello = helloDone
+	}
 	c.sides[dir].p.Gap(n, ts)
 }
 
@@ -195,6 +213,11 @@ func (c *conn) Close(reason reassembly.CloseReason, ts int64) {
 		c.emitFront()
 	}
 	c.t.stats.countKinds(c.sides[0].p.Kind(), c.sides[1].p.Kind())
+	if c.hello == helloCollecting {
+		c.t.stats.TLSUnparsed++ // the connection ended inside its ClientHello
+	}
+	c.endHello()
+	c.hello = helloUndecided
 
 	for d := range c.sides {
 		c.sides[d].p.Reset()

@@ -6,6 +6,7 @@ package parse
 import (
 	"github.com/apiwatch/apiwatch/capture"
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/tlshello"
 )
 
 // TxFlags mark how complete a transaction is.
@@ -32,6 +33,11 @@ type Transaction struct {
 	Flow capture.Flow
 	// Request and Response are nil when that half was not seen.
 	Request, Response *http1.Message
+	// TLS is set, alone, for a connection that opened with a TLS
+	// ClientHello: what apiwatch can tell of an encrypted flow. TLSStart is
+	// the capture time of its first byte.
+	TLS      *tlshello.Hello
+	TLSStart int64
 	// Interim counts 1xx interim responses (100 Continue, 102, 103) that came
 	// before the final response.
 	Interim int

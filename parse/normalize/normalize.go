@@ -44,6 +44,12 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	e.Flow = flow(t)
 	peer := t.Flow.SrcIP
 	e.ClientIp = peer.String()
+	if t.TLS != nil {
+		e.Kind = event.Kind_KIND_TLS
+		e.RequestStartNs = t.TLSStart
+		e.Tls = &event.TLS{Sni: t.TLS.SNI[:min(len(t.TLS.SNI), maxSNI)], Alpn: append([]string(nil), t.TLS.ALPN...), Ja4: t.TLS.JA4, Version: uint32(t.TLS.Version)}
+		return e
+	}
 
 	req, resp := t.Request, t.Response
 	switch {
@@ -79,6 +85,10 @@ func flow(t *parse.Transaction) *event.Flow {
 	}
 	return f
 }
+
+// maxSNI caps the server name kept: a DNS name is at most 253 bytes, and
+// the raw extension can carry kilobytes of anything.
+const maxSNI = 255
 
 // maxUserAgent caps the User-Agent kept: enough to tell clients apart,
 // not a channel for whatever an attacker stuffs into headers.
