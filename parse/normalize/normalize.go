@@ -10,10 +10,13 @@ package normalize
 import (
 	"bytes"
 	"mime"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/parse"
+	"github.com/apiwatch/apiwatch/parse/endpoint"
 	"github.com/apiwatch/apiwatch/parse/http1"
 )
 
@@ -21,17 +24,25 @@ import (
 type Config struct {
 	// SensorID names the sensor in every event.
 	SensorID string
+	// Endpoint configures template inference.
+	Endpoint endpoint.Config
+	// Spec, when set, holds the imported OpenAPI specs: their templates win
+	// over inference and endpoints they lack are marked shadow. Shared,
+	// read-only, by all Normalizers.
+	Spec *endpoint.Spec
 }
 
 // Normalizer builds events. Not safe for concurrent use: one per worker.
 type Normalizer struct {
-	cfg Config
-	ev  event.APIEvent
+	cfg    Config
+	ev     event.APIEvent
+	templ  *endpoint.Templater
+	params []endpoint.Param
 }
 
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
-	return &Normalizer{cfg: cfg}
+	return &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec)}
 }
 
 // Event returns the event of one transaction, valid until the next call.
@@ -95,14 +106,67 @@ const maxSNI = 255
 const maxUserAgent = 256
 
 func (n *Normalizer) request(m *http1.Message) *event.Request {
+	ua := m.Header("User-Agent")
 	r := &event.Request{
 		Method:      string(m.Method),
 		Host:        host(m),
 		BodyBytes:   m.DecodedLen,
 		ContentType: mediaType(m.Header("Content-Type")),
-		UserAgent:   string(m.Header("User-Agent")[:min(len(m.Header("User-Agent")), maxUserAgent)]),
+		UserAgent:   string(ua[:min(len(ua), maxUserAgent)]),
+	}
+	path, query, _ := strings.Cut(string(m.Target), "?")
+	if i := strings.Index(path, "://"); i >= 0 { // absolute form: keep the path
+		path = path[i+3:]
+		if j := strings.IndexByte(path, '/'); j >= 0 {
+			path = path[j:]
+		} else {
+			path = "/"
+		}
+	}
+	var shadow bool
+	r.Template, n.params, shadow = n.templ.Template(r.Method, r.Host, path, n.params[:0])
+	r.Endpoint = r.Method + " " + r.Host + " " + r.Template
+	r.Shadow = shadow
+	r.FromSpec = n.cfg.Spec != nil && !shadow
+	r.Path = path
+	if query != "" {
+		r.QueryParams = queryNames(query, nil)
+		r.Path = path + "?" + redactedQuery(r.QueryParams)
 	}
 	return r
+}
+
+// queryNames returns the parameter names of a raw query, in order, once
+// each, percent-decoded.
+func queryNames(query string, dst []string) []string {
+	for part := range strings.SplitSeq(query, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if name == "" {
+			continue
+		}
+		if u, err := url.QueryUnescape(name); err == nil {
+			name = u
+		}
+		if !slices.Contains(dst, name) {
+			dst = append(dst, name)
+		}
+	}
+	return dst
+}
+
+// redactedQuery renders the query with every value replaced by "*": the
+// names show what was asked, the values (ids, tokens, search terms, PII)
+// never leave the sensor.
+func redactedQuery(names []string) string {
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(name))
+		b.WriteString("=*")
+	}
+	return b.String()
 }
 
 func (n *Normalizer) response(m *http1.Message) *event.Response {
