@@ -128,12 +128,29 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.Endpoint = r.Method + " " + r.Host + " " + r.Template
 	r.Shadow = shadow
 	r.FromSpec = n.cfg.Spec != nil && !shadow
-	r.Path = path
+	r.Path = maskPath(path, n.params)
 	if query != "" {
 		r.QueryParams = queryNames(query, nil)
 		r.Path = path + "?" + redactedQuery(r.QueryParams)
 	}
 	return r
+}
+
+// maskPath replaces the values of path parameters that can be personal or
+// secret — emails, opaque tokens (reset links, magic links) — by "*".
+// Numbers, UUIDs and hashes stay: they identify objects, not people, and
+// detectors see them in object_ids anyway.
+func maskPath(path string, params []endpoint.Param) string {
+	for _, p := range params {
+		if (p.Type == endpoint.TypeEmail || p.Type == endpoint.TypeToken) && p.Value != "" {
+			path = strings.ReplaceAll(path, p.Value, "*")
+			// The segment may be sent percent-encoded (alice%40example.com).
+			for _, esc := range []string{url.PathEscape(p.Value), strings.ReplaceAll(url.PathEscape(p.Value), "@", "%40")} {
+				path = strings.ReplaceAll(path, esc, "*")
+			}
+		}
+	}
+	return path
 }
 
 // queryNames returns the parameter names of a raw query, in order, once

@@ -1,0 +1,69 @@
+package normalize
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/parse"
+	"github.com/apiwatch/apiwatch/parse/http1"
+)
+
+// msg builds a message from "Name: value" header lines.
+func msg(request bool, first string, headers ...string) *http1.Message {
+	m := &http1.Message{IsRequest: request, Start: 1e9, End: 2e9}
+	if request {
+		method, target, _ := strings.Cut(first, " ")
+		m.Method, m.Target = []byte(method), []byte(target)
+	} else {
+		m.Status = 200
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		m.Headers = append(m.Headers, http1.Header{Name: []byte(k), Value: []byte(v)})
+	}
+	return m
+}
+
+var testFlow = capture.Flow{SrcIP: netip.MustParseAddr("192.0.2.7"), DstIP: netip.MustParseAddr("198.51.100.1"), SrcPort: 50000, DstPort: 80}
+
+func TestRequestFields(t *testing.T) {
+	n := New(Config{SensorID: "s1"})
+	f := func(target string, wantPath, wantEndpoint string, wantQuery ...string) {
+		t.Helper()
+		tx := &parse.Transaction{Flow: testFlow,
+			Request:  msg(true, "GET "+target, "Host: API.Example.com", "Content-Type: application/json; charset=utf-8"),
+			Response: msg(false, "", "Content-Type: text/html")}
+		// Twice on one Normalizer: the reused event is reset.
+		for range 2 {
+			e := n.Event(tx)
+			r := e.Request
+			if r.Path != wantPath || r.Endpoint != wantEndpoint || !slices.Equal(r.QueryParams, wantQuery) {
+				t.Errorf("%s: path %q endpoint %q query %q; want %q %q %q", target, r.Path, r.Endpoint, r.QueryParams, wantPath, wantEndpoint, wantQuery)
+			}
+			if r.Host != "api.example.com" || r.ContentType != "application/json" || e.Response.ContentType != "text/html" ||
+				e.SchemaMajor != event.SchemaMajor || e.SensorId != "s1" || e.LatencyNs != 1e9 || e.ClientIp != "192.0.2.7" {
+				t.Errorf("%s: event %v", target, e)
+			}
+		}
+	}
+	f("/v1/users/42?fields=name&token=s3cr3t&fields=x", "/v1/users/42?fields=*&token=*", "GET api.example.com /v1/users/{id}", "fields", "token")
+	f("/users/alice@example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
+	f("/users/alice%40example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
+	f("http://api.example.com/v1/orders/7", "/v1/orders/7", "GET api.example.com /v1/orders/{id}")
+	f("/reset/Zk9vQmFyQmF6MTIzNDU2Nzg5MA", "/reset/*", "GET api.example.com /reset/{id}")
+}
+
+func TestQuality(t *testing.T) {
+	n := New(Config{})
+	req := msg(true, "GET /x")
+	req.Flags = http1.FlagGap | http1.FlagSmuggling
+	e := n.Event(&parse.Transaction{Flow: testFlow, Request: req, Flags: parse.TxUnanswered})
+	want := []event.Quality{event.Quality_QUALITY_GAP, event.Quality_QUALITY_SMUGGLING, event.Quality_QUALITY_UNANSWERED}
+	if !slices.Equal(e.Quality, want) || e.Response != nil || e.LatencyNs != 0 {
+		t.Errorf("quality %v response %v latency %d", e.Quality, e.Response, e.LatencyNs)
+	}
+}
