@@ -1,30 +1,67 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/spf13/pflag"
 
 	"github.com/apiwatch/apiwatch/parse/endpoint"
+	"github.com/apiwatch/apiwatch/parse/identity"
 	"github.com/apiwatch/apiwatch/parse/normalize"
 )
 
 // normalizeOptions configure how transactions become API events.
 type normalizeOptions struct {
-	sensorID string
-	openapi  []string
+	sensorID       string
+	openapi        []string
+	secretFile     string
+	trustedProxies []string
+	identity       identity.Config
 }
 
 func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.sensorID, "sensor-id", "", "name of this sensor in every event (default: the host name)")
 	f.StringSliceVar(&o.openapi, "openapi", nil, "OpenAPI 3 spec `FILE` (YAML or JSON) whose templates override inference; endpoints it lacks are marked shadow; repeat for several")
+	f.StringVar(&o.secretFile, "secret-file", "", "`FILE` holding the deployment secret that keys every identity hash (or set APIWATCH_SECRET); without one, hashes change at every start")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil, "`CIDR` of a proxy or load balancer whose X-Forwarded-For / Forwarded header names the real client; repeat for several")
+	f.StringVar(&o.identity.ForwardedHeader, "forwarded-header", "", "which header trusted proxies set: X-Forwarded-For or Forwarded (default: X-Forwarded-For if present, else Forwarded; set it, so clients cannot forge the other)")
+	f.StringSliceVar(&o.identity.LoginPaths, "login-path", nil, "path (or template, * wildcards) of a login endpoint, in addition to those detected; repeat for several")
+	f.StringSliceVar(&o.identity.APIKeyHeaders, "api-key-header", nil, "header carrying an API key (default: X-API-Key, Api-Key, X-Api-Token, X-Auth-Token, Apikey, X-Access-Token)")
+	f.StringSliceVar(&o.identity.APIKeyQueryParams, "api-key-param", nil, "query parameter carrying an API key (default: api_key, apikey, key, access_token, token)")
+	f.StringSliceVar(&o.identity.SessionCookies, "session-cookie", nil, "cookie naming a session, * wildcards (default: session, sessionid, sid, connect.sid, JSESSIONID, PHPSESSID, …)")
 }
 
 func (o *normalizeOptions) config() (normalize.Config, error) {
 	cfg := normalize.Config{SensorID: o.sensorID}
 	if cfg.SensorID == "" {
 		cfg.SensorID, _ = os.Hostname()
+	}
+	secret := []byte(os.Getenv("APIWATCH_SECRET"))
+	if o.secretFile != "" {
+		b, err := os.ReadFile(o.secretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--secret-file: %w", err)
+		}
+		secret = bytes.TrimSpace(b)
+	}
+	o.identity.Secret = secret
+	for _, p := range o.trustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return cfg, fmt.Errorf("--trusted-proxy %q: want an address or CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		o.identity.TrustedProxies = append(o.identity.TrustedProxies, prefix)
+	}
+	cfg.Identity = identity.New(o.identity)
+	if cfg.Identity.Ephemeral() {
+		logger.Warn().Msg("no deployment secret (--secret-file or APIWATCH_SECRET): actor and object hashes use a random key and will not match across restarts or sensors")
 	}
 	if len(o.openapi) > 0 {
 		spec, err := endpoint.LoadSpecs(o.openapi...)

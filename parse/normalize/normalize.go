@@ -18,6 +18,7 @@ import (
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/endpoint"
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/identity"
 )
 
 // Config configures normalization. The zero value is usable.
@@ -30,6 +31,10 @@ type Config struct {
 	// over inference and endpoints they lack are marked shadow. Shared,
 	// read-only, by all Normalizers.
 	Spec *endpoint.Spec
+	// Identity resolves client addresses, actors, object ids and logins.
+	// Share one among all Normalizers of a process: its key must be the same
+	// for every worker. When nil, New makes one with a random key (tests).
+	Identity *identity.Resolver
 }
 
 // Normalizer builds events. Not safe for concurrent use: one per worker.
@@ -37,12 +42,20 @@ type Normalizer struct {
 	cfg    Config
 	ev     event.APIEvent
 	templ  *endpoint.Templater
+	id     *identity.Resolver
 	params []endpoint.Param
+	ids    []identity.Param
+	objs   []identity.ObjectID
+	query  []byte
 }
 
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
-	return &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec)}
+	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity}
+	if n.id == nil {
+		n.id = identity.New(identity.Config{})
+	}
+	return n
 }
 
 // Event returns the event of one transaction, valid until the next call.
@@ -53,8 +66,11 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	e.Kind = event.Kind_KIND_HTTP
 	e.SensorId = n.cfg.SensorID
 	e.Flow = flow(t)
-	peer := t.Flow.SrcIP
-	e.ClientIp = peer.String()
+	client := t.Flow.SrcIP
+	if t.Request != nil {
+		client = n.id.ClientIP(t.Request, client)
+	}
+	e.ClientIp = client.String()
 	if t.TLS != nil {
 		e.Kind = event.Kind_KIND_TLS
 		e.RequestStartNs = t.TLSStart
@@ -77,6 +93,12 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	}
 	if req != nil {
 		e.Request = n.request(req)
+		a := n.id.Actor(req, client)
+		e.Actor = &event.Actor{Id: a.ID, Kind: actorKinds[a.Kind], Issuer: a.Issuer}
+		e.ObjectIds = n.objectIDs(req)
+		if l := n.id.Login(req, resp, ""); l.IsLogin {
+			e.Login = &event.Login{UsernameHash: l.UsernameHash, Outcome: outcomes[l.Outcome], Method: l.Method}
+		}
 	}
 	if resp != nil {
 		e.Response = n.response(resp)
@@ -131,9 +153,50 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.Path = maskPath(path, n.params)
 	if query != "" {
 		r.QueryParams = queryNames(query, nil)
-		r.Path = path + "?" + redactedQuery(r.QueryParams)
+		n.query = append(append(n.query[:0], r.Path...), '?')
+		n.query = identity.RedactQuery(query, n.query)
+		r.Path = string(n.query)
 	}
 	return r
+}
+
+// objectIDs lists what the request touched: the template's parameters and
+// ID-like query parameters; numbers kept as numbers, the rest hashed.
+func (n *Normalizer) objectIDs(req *http1.Message) []*event.ObjectID {
+	n.ids = n.ids[:0]
+	for _, p := range n.params {
+		n.ids = append(n.ids, identity.Param{Name: p.Name, Value: p.Value, Numeric: p.Type == endpoint.TypeInt})
+	}
+	_, query, _ := strings.Cut(string(req.Target), "?")
+	n.objs = n.id.ObjectIDs(n.ids, query, n.objs[:0])
+	if len(n.objs) == 0 {
+		return nil
+	}
+	out := make([]*event.ObjectID, len(n.objs))
+	for i, o := range n.objs {
+		out[i] = &event.ObjectID{Param: o.Param}
+		if o.IsNumber {
+			out[i].Value = &event.ObjectID_Number{Number: o.Number}
+		} else {
+			out[i].Value = &event.ObjectID_Hash{Hash: o.Hash}
+		}
+	}
+	return out
+}
+
+var actorKinds = map[identity.Kind]event.ActorKind{
+	identity.KindJWT:           event.ActorKind_ACTOR_KIND_JWT,
+	identity.KindBearer:        event.ActorKind_ACTOR_KIND_BEARER,
+	identity.KindAPIKey:        event.ActorKind_ACTOR_KIND_API_KEY,
+	identity.KindBasic:         event.ActorKind_ACTOR_KIND_BASIC,
+	identity.KindSessionCookie: event.ActorKind_ACTOR_KIND_SESSION_COOKIE,
+	identity.KindClientIP:      event.ActorKind_ACTOR_KIND_CLIENT_IP,
+}
+
+var outcomes = map[identity.Outcome]event.LoginOutcome{
+	identity.OutcomeUnknown: event.LoginOutcome_LOGIN_OUTCOME_UNKNOWN,
+	identity.OutcomeSuccess: event.LoginOutcome_LOGIN_OUTCOME_SUCCESS,
+	identity.OutcomeFailure: event.LoginOutcome_LOGIN_OUTCOME_FAILURE,
 }
 
 // maskPath replaces the values of path parameters that can be personal or
@@ -171,20 +234,6 @@ func queryNames(query string, dst []string) []string {
 	return dst
 }
 
-// redactedQuery renders the query with every value replaced by "*": the
-// names show what was asked, the values (ids, tokens, search terms, PII)
-// never leave the sensor.
-func redactedQuery(names []string) string {
-	var b strings.Builder
-	for i, name := range names {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(name))
-		b.WriteString("=*")
-	}
-	return b.String()
-}
 
 func (n *Normalizer) response(m *http1.Message) *event.Response {
 	return &event.Response{

@@ -10,6 +10,7 @@ import (
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/identity"
 )
 
 // msg builds a message from "Name: value" header lines.
@@ -50,11 +51,46 @@ func TestRequestFields(t *testing.T) {
 			}
 		}
 	}
-	f("/v1/users/42?fields=name&token=s3cr3t&fields=x", "/v1/users/42?fields=*&token=*", "GET api.example.com /v1/users/{id}", "fields", "token")
+	f("/v1/users/42?fields=name&token=s3cr3t&fields=x", "/v1/users/42?fields=*&token=*&fields=*", "GET api.example.com /v1/users/{id}", "fields", "token")
 	f("/users/alice@example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("/users/alice%40example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("http://api.example.com/v1/orders/7", "/v1/orders/7", "GET api.example.com /v1/orders/{id}")
 	f("/reset/Zk9vQmFyQmF6MTIzNDU2Nzg5MA", "/reset/*", "GET api.example.com /reset/{id}")
+}
+
+func TestActorObjectsLogin(t *testing.T) {
+	n := New(Config{Identity: identity.New(identity.Config{Secret: []byte("k")})})
+	// A JWT (header {"alg":"none"}, payload {"iss":"idp","sub":"u1"}).
+	jwt := "eyJhbGciOiJub25lIn0.eyJpc3MiOiJpZHAiLCJzdWIiOiJ1MSJ9.c2ln"
+	tx := &parse.Transaction{Flow: testFlow,
+		Request:  msg(true, "GET /v1/orders/1007/items?customer_id=55&sort=asc", "Host: api.example.com", "Authorization: Bearer "+jwt),
+		Response: msg(false, "")}
+	e := n.Event(tx)
+	if e.Actor.Kind != event.ActorKind_ACTOR_KIND_JWT || e.Actor.Issuer != "idp" || len(e.Actor.Id) != 32 || strings.Contains(e.Actor.Id, jwt) {
+		t.Errorf("actor %v", e.Actor)
+	}
+	var nums []uint64
+	for _, o := range e.ObjectIds {
+		nums = append(nums, o.GetNumber())
+	}
+	if !slices.Equal(nums, []uint64{1007, 55}) {
+		t.Errorf("object ids %v, want 1007 and 55", e.ObjectIds)
+	}
+	if e.Login != nil {
+		t.Errorf("login on a plain GET: %v", e.Login)
+	}
+
+	login := msg(true, "POST /auth/login", "Host: api.example.com", "Content-Type: application/json")
+	login.Body = []byte(`{"username":"Alice@Example.com","password":"hunter22"}`)
+	resp := msg(false, "")
+	resp.Status = 401
+	e = n.Event(&parse.Transaction{Flow: testFlow, Request: login, Response: resp})
+	if e.Login == nil || e.Login.Outcome != event.LoginOutcome_LOGIN_OUTCOME_FAILURE || e.Login.Method != "json" || len(e.Login.UsernameHash) != 32 {
+		t.Errorf("login %v", e.Login)
+	}
+	if e.Actor.Kind != event.ActorKind_ACTOR_KIND_CLIENT_IP {
+		t.Errorf("anonymous login actor %v", e.Actor)
+	}
 }
 
 func TestQuality(t *testing.T) {
