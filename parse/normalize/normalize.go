@@ -234,7 +234,6 @@ func queryNames(query string, dst []string) []string {
 	return dst
 }
 
-
 func (n *Normalizer) response(m *http1.Message) *event.Response {
 	return &event.Response{
 		Status:      uint32(m.Status),
