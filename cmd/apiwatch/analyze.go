@@ -21,6 +21,7 @@ type analyzeOptions struct {
 	normalize  normalizeOptions
 	events     string
 	cpuProfile string
+	parseOnly  bool
 }
 
 func newAnalyzeCmd() *cobra.Command {
@@ -44,14 +45,21 @@ reason. --events writes one API event per transaction (event/README.md).
 	o.input.addFlags(f)
 	o.normalize.addFlags(f)
 	f.StringVar(&o.events, "events", "", "write one JSON API event per line to this `FILE` ('-' for stdout)")
+	f.BoolVar(&o.parseOnly, "parse-only", false, "stop after HTTP parsing: no API events (measures what normalization costs; not with --events)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with: go tool pprof FILE)")
 	return cmd
 }
 
 func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
-	ncfg, err := o.normalize.config()
-	if err != nil {
-		return err
+	var ncfg normalize.Config
+	switch {
+	case o.parseOnly && o.events != "":
+		return fmt.Errorf("--parse-only produces no events: drop --events or --parse-only")
+	case !o.parseOnly:
+		var err error
+		if ncfg, err = o.normalize.config(); err != nil {
+			return err
+		}
 	}
 	events, closeEvents, err := openEvents(o.events, cmd.OutOrStdout())
 	if err != nil {
@@ -65,6 +73,9 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		defer stop()
 	}
 	st, runErr := o.input.run(cmd.Context(), files, func(int) parse.Handler {
+		if o.parseOnly {
+			return parse.HandlerFunc(func(*parse.Transaction) {})
+		}
 		return &eventHandler{n: normalize.New(ncfg), out: events.buffer()}
 	})
 	if err := closeEvents(); err != nil {
