@@ -16,6 +16,7 @@ import (
 
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/parse"
+	"github.com/apiwatch/apiwatch/parse/content"
 	"github.com/apiwatch/apiwatch/parse/endpoint"
 	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/parse/identity"
@@ -31,6 +32,8 @@ type Config struct {
 	// over inference and endpoints they lack are marked shadow. Shared,
 	// read-only, by all Normalizers.
 	Spec *endpoint.Spec
+	// Content bounds the analysis of bodies.
+	Content content.Config
 	// Identity resolves client addresses, actors, object ids and logins.
 	// Share one among all Normalizers of a process: its key must be the same
 	// for every worker. When nil, New makes one with a random key (tests).
@@ -43,6 +46,9 @@ type Normalizer struct {
 	ev     event.APIEvent
 	templ  *endpoint.Templater
 	id     *identity.Resolver
+	an     *content.Analyzer
+	shape  content.Shape
+	counts content.Counts
 	params []endpoint.Param
 	ids    []identity.Param
 	objs   []identity.ObjectID
@@ -51,7 +57,7 @@ type Normalizer struct {
 
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
-	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity}
+	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content)}
 	if n.id == nil {
 		n.id = identity.New(identity.Config{})
 	}
@@ -151,6 +157,11 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.Shadow = shadow
 	r.FromSpec = n.cfg.Spec != nil && !shadow
 	r.Path = maskPath(path, n.params)
+	if len(m.Body) > 0 {
+		r.BodyParams = n.an.ParamNames(m.Body, string(m.Header("Content-Type")), nil)
+		n.analyze(m)
+		r.Sensitive = sensitive(&n.counts)
+	}
 	if query != "" {
 		r.QueryParams = queryNames(query, nil)
 		n.query = append(append(n.query[:0], r.Path...), '?')
@@ -235,13 +246,43 @@ func queryNames(query string, dst []string) []string {
 }
 
 func (n *Normalizer) response(m *http1.Message) *event.Response {
-	return &event.Response{
+	r := &event.Response{
 		Status:      uint32(m.Status),
 		BodyBytes:   m.DecodedLen,
 		WireBytes:   m.WireBodyLen,
 		ContentType: mediaType(m.Header("Content-Type")),
 		SetsCookie:  m.Header("Set-Cookie") != nil,
 	}
+	if len(m.Body) > 0 {
+		n.analyze(m)
+		r.Shape = &event.Shape{
+			FieldPaths: slices.Clone(n.shape.Fields),
+			Records:    n.shape.Records,
+			Truncated:  n.shape.Truncated,
+			Format:     n.shape.Format,
+		}
+		r.Sensitive = sensitive(&n.counts)
+	}
+	return r
+}
+
+// analyze fills n.shape and n.counts from the kept body prefix of m.
+func (n *Normalizer) analyze(m *http1.Message) {
+	truncated := int64(len(m.Body)) < m.DecodedLen || m.Flags&(http1.FlagTruncated|http1.FlagBodyCapped|http1.FlagBodyNotKept) != 0
+	n.counts = content.Counts{}
+	n.an.Analyze(m.Body, string(m.Header("Content-Type")), truncated, &n.shape, &n.counts)
+}
+
+// sensitive lists the classes found, in the proto's order (which is
+// content.Class order plus one: the proto reserves 0 for unspecified).
+func sensitive(c *content.Counts) []*event.SensitiveCount {
+	var out []*event.SensitiveCount
+	for class, n := range c {
+		if n > 0 {
+			out = append(out, &event.SensitiveCount{Class: event.SensitiveClass(class + 1), Count: n})
+		}
+	}
+	return out
 }
 
 // host is the request's Host header, or the authority of an absolute-form
