@@ -724,14 +724,18 @@ func (x *Request) GetSensitive() []*SensitiveCount {
 }
 
 type Response struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Status        uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
-	BodyBytes     int64                  `protobuf:"varint,2,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"` // after transfer and content decoding; -1 unknown
-	WireBytes     int64                  `protobuf:"varint,3,opt,name=wire_bytes,json=wireBytes,proto3" json:"wire_bytes,omitempty"` // body bytes on the wire (chunk framing included)
-	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	Shape         *Shape                 `protobuf:"bytes,5,opt,name=shape,proto3" json:"shape,omitempty"`
-	Sensitive     []*SensitiveCount      `protobuf:"bytes,6,rep,name=sensitive,proto3" json:"sensitive,omitempty"`
-	SetsCookie    bool                   `protobuf:"varint,7,opt,name=sets_cookie,json=setsCookie,proto3" json:"sets_cookie,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Status      uint32                 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	BodyBytes   int64                  `protobuf:"varint,2,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"` // after transfer and content decoding; -1 unknown
+	WireBytes   int64                  `protobuf:"varint,3,opt,name=wire_bytes,json=wireBytes,proto3" json:"wire_bytes,omitempty"` // body bytes on the wire (chunk framing included)
+	ContentType string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Shape       *Shape                 `protobuf:"bytes,5,opt,name=shape,proto3" json:"shape,omitempty"`
+	Sensitive   []*SensitiveCount      `protobuf:"bytes,6,rep,name=sensitive,proto3" json:"sensitive,omitempty"`
+	SetsCookie  bool                   `protobuf:"varint,7,opt,name=sets_cookie,json=setsCookie,proto3" json:"sets_cookie,omitempty"`
+	// The body was analysed (shape, sensitive). Sensors sample the bodies of
+	// well-known endpoints: without this, no shape and no sensitive counts
+	// mean "not looked at", not "none".
+	BodyAnalyzed  bool `protobuf:"varint,8,opt,name=body_analyzed,json=bodyAnalyzed,proto3" json:"body_analyzed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -811,6 +815,13 @@ func (x *Response) GetSensitive() []*SensitiveCount {
 func (x *Response) GetSetsCookie() bool {
 	if x != nil {
 		return x.SetsCookie
+	}
+	return false
+}
+
+func (x *Response) GetBodyAnalyzed() bool {
+	if x != nil {
+		return x.BodyAnalyzed
 	}
 	return false
 }
@@ -1264,7 +1275,7 @@ const file_apiwatch_event_proto_rawDesc = "" +
 	"\fcontent_type\x18\v \x01(\tR\vcontentType\x12\x1d\n" +
 	"\n" +
 	"user_agent\x18\f \x01(\tR\tuserAgent\x12?\n" +
-	"\tsensitive\x18\r \x03(\v2!.apiwatch.event.v1.SensitiveCountR\tsensitive\"\x95\x02\n" +
+	"\tsensitive\x18\r \x03(\v2!.apiwatch.event.v1.SensitiveCountR\tsensitive\"\xba\x02\n" +
 	"\bResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\rR\x06status\x12\x1d\n" +
 	"\n" +
@@ -1275,7 +1286,8 @@ const file_apiwatch_event_proto_rawDesc = "" +
 	"\x05shape\x18\x05 \x01(\v2\x18.apiwatch.event.v1.ShapeR\x05shape\x12?\n" +
 	"\tsensitive\x18\x06 \x03(\v2!.apiwatch.event.v1.SensitiveCountR\tsensitive\x12\x1f\n" +
 	"\vsets_cookie\x18\a \x01(\bR\n" +
-	"setsCookie\"x\n" +
+	"setsCookie\x12#\n" +
+	"\rbody_analyzed\x18\b \x01(\bR\fbodyAnalyzed\"x\n" +
 	"\x05Shape\x12\x1f\n" +
 	"\vfield_paths\x18\x01 \x03(\tR\n" +
 	"fieldPaths\x12\x18\n" +

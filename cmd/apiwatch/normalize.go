@@ -20,6 +20,8 @@ type normalizeOptions struct {
 	secretFile     string
 	trustedProxies []string
 	identity       identity.Config
+	analyzeFirst   int
+	analyzeEvery   int
 }
 
 func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
@@ -31,11 +33,13 @@ func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.identity.LoginPaths, "login-path", nil, "path (or template, * wildcards) of a login endpoint, in addition to those detected; repeat for several")
 	f.StringSliceVar(&o.identity.APIKeyHeaders, "api-key-header", nil, "header carrying an API key (default: X-API-Key, Api-Key, X-Api-Token, X-Auth-Token, Apikey, X-Access-Token)")
 	f.StringSliceVar(&o.identity.APIKeyQueryParams, "api-key-param", nil, "query parameter carrying an API key (default: api_key, apikey, key, access_token, token)")
+	f.IntVar(&o.analyzeFirst, "analyze-first", 0, "analyse the bodies of every endpoint's first N responses (default 64)")
+	f.IntVar(&o.analyzeEvery, "analyze-every", 0, "then analyse 1 in N response bodies, plus any larger than before or of a new status class; 1 analyses all (default 16)")
 	f.StringSliceVar(&o.identity.SessionCookies, "session-cookie", nil, "cookie naming a session, * wildcards (default: session, sessionid, sid, connect.sid, JSESSIONID, PHPSESSID, …)")
 }
 
 func (o *normalizeOptions) config() (normalize.Config, error) {
-	cfg := normalize.Config{SensorID: o.sensorID}
+	cfg := normalize.Config{SensorID: o.sensorID, AnalyzeFirst: o.analyzeFirst, AnalyzeEvery: o.analyzeEvery}
 	if cfg.SensorID == "" {
 		cfg.SensorID, _ = os.Hostname()
 	}

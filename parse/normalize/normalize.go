@@ -9,7 +9,6 @@ package normalize
 
 import (
 	"bytes"
-	"mime"
 	"net/url"
 	"slices"
 	"strings"
@@ -34,6 +33,11 @@ type Config struct {
 	Spec *endpoint.Spec
 	// Content bounds the analysis of bodies.
 	Content content.Config
+	// AnalyzeFirst and AnalyzeEvery sample response bodies per endpoint:
+	// all of the first AnalyzeFirst, then 1 in AnalyzeEvery, plus any larger
+	// than before or of a new status class (sample.go). AnalyzeEvery 1
+	// analyses every body.
+	AnalyzeFirst, AnalyzeEvery int
 	// Identity resolves client addresses, actors, object ids and logins.
 	// Share one among all Normalizers of a process: its key must be the same
 	// for every worker. When nil, New makes one with a random key (tests).
@@ -49,15 +53,27 @@ type Normalizer struct {
 	an     *content.Analyzer
 	shape  content.Shape
 	counts content.Counts
-	params []endpoint.Param
-	ids    []identity.Param
-	objs   []identity.ObjectID
-	query  []byte
+	intern interner
+	cache  actorCache
+	sample sampler
+	// The event's parts, reset and reused for every event.
+	flow     event.Flow
+	req      event.Request
+	resp     event.Response
+	actor    event.Actor
+	evShape  event.Shape
+	login    event.Login
+	mediaBuf []byte
+	params   []endpoint.Param
+	ids      []identity.Param
+	objs     []identity.ObjectID
+	query    []byte
 }
 
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
-	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content)}
+	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content),
+		sample: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery)}
 	if n.id == nil {
 		n.id = identity.New(identity.Config{})
 	}
@@ -71,12 +87,12 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	event.Stamp(e)
 	e.Kind = event.Kind_KIND_HTTP
 	e.SensorId = n.cfg.SensorID
-	e.Flow = flow(t)
+	e.Flow = n.flowOf(t)
 	client := t.Flow.SrcIP
 	if t.Request != nil {
 		client = n.id.ClientIP(t.Request, client)
 	}
-	e.ClientIp = client.String()
+	e.ClientIp = n.intern.addr(client)
 	if t.TLS != nil {
 		e.Kind = event.Kind_KIND_TLS
 		e.RequestStartNs = t.TLSStart
@@ -99,26 +115,33 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	}
 	if req != nil {
 		e.Request = n.request(req)
-		a := n.id.Actor(req, client)
-		e.Actor = &event.Actor{Id: a.ID, Kind: actorKinds[a.Kind], Issuer: a.Issuer}
+		a := n.cache.actor(req, func() identity.Actor { return n.id.Actor(req, client) })
+		n.actor.Reset()
+		n.actor.Id, n.actor.Kind, n.actor.Issuer = a.ID, actorKinds[a.Kind], a.Issuer
+		e.Actor = &n.actor
 		e.ObjectIds = n.objectIDs(req)
 		if l := n.id.Login(req, resp, ""); l.IsLogin {
-			e.Login = &event.Login{UsernameHash: l.UsernameHash, Outcome: outcomes[l.Outcome], Method: l.Method}
+			n.login.Reset()
+			n.login.UsernameHash, n.login.Outcome, n.login.Method = l.UsernameHash, outcomes[l.Outcome], l.Method
+			e.Login = &n.login
 		}
 	}
 	if resp != nil {
-		e.Response = n.response(resp)
+		endpoint := ""
+		if e.Request != nil {
+			endpoint = e.Request.Endpoint
+		}
+		e.Response = n.response(resp, endpoint)
 	}
 	e.Quality = quality(t, e.Quality)
 	return e
 }
 
-func flow(t *parse.Transaction) *event.Flow {
-	f := &event.Flow{
-		SrcIp: t.Flow.SrcIP.String(), DstIp: t.Flow.DstIP.String(),
-		SrcPort: uint32(t.Flow.SrcPort), DstPort: uint32(t.Flow.DstPort),
-		Vni: t.Flow.VNI,
-	}
+func (n *Normalizer) flowOf(t *parse.Transaction) *event.Flow {
+	f := &n.flow
+	f.Reset()
+	f.SrcIp, f.DstIp = n.intern.addr(t.Flow.SrcIP), n.intern.addr(t.Flow.DstIP)
+	f.SrcPort, f.DstPort, f.Vni = uint32(t.Flow.SrcPort), uint32(t.Flow.DstPort), t.Flow.VNI
 	if t.Flow.VLAN != [2]uint16{} {
 		f.Vlan = []uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
 	}
@@ -135,13 +158,13 @@ const maxUserAgent = 256
 
 func (n *Normalizer) request(m *http1.Message) *event.Request {
 	ua := m.Header("User-Agent")
-	r := &event.Request{
-		Method:      string(m.Method),
-		Host:        host(m),
-		BodyBytes:   m.DecodedLen,
-		ContentType: mediaType(m.Header("Content-Type")),
-		UserAgent:   string(ua[:min(len(ua), maxUserAgent)]),
-	}
+	r := &n.req
+	r.Reset()
+	r.Method = n.intern.bytes(m.Method)
+	r.Host = n.host(m)
+	r.BodyBytes = m.DecodedLen
+	r.ContentType = n.mediaType(m.Header("Content-Type"))
+	r.UserAgent = n.intern.bytes(ua[:min(len(ua), maxUserAgent)])
 	path, query, _ := strings.Cut(string(m.Target), "?")
 	if i := strings.Index(path, "://"); i >= 0 { // absolute form: keep the path
 		path = path[i+3:]
@@ -245,22 +268,21 @@ func queryNames(query string, dst []string) []string {
 	return dst
 }
 
-func (n *Normalizer) response(m *http1.Message) *event.Response {
-	r := &event.Response{
-		Status:      uint32(m.Status),
-		BodyBytes:   m.DecodedLen,
-		WireBytes:   m.WireBodyLen,
-		ContentType: mediaType(m.Header("Content-Type")),
-		SetsCookie:  m.Header("Set-Cookie") != nil,
-	}
-	if len(m.Body) > 0 {
+func (n *Normalizer) response(m *http1.Message, endpoint string) *event.Response {
+	r := &n.resp
+	r.Reset()
+	r.Status = uint32(m.Status)
+	r.BodyBytes, r.WireBytes = m.DecodedLen, m.WireBodyLen
+	r.ContentType = n.mediaType(m.Header("Content-Type"))
+	r.SetsCookie = m.Header("Set-Cookie") != nil
+	if len(m.Body) > 0 && n.sample.analyze(endpoint, m.DecodedLen, m.Status) {
+		r.BodyAnalyzed = true
 		n.analyze(m)
-		r.Shape = &event.Shape{
-			FieldPaths: slices.Clone(n.shape.Fields),
-			Records:    n.shape.Records,
-			Truncated:  n.shape.Truncated,
-			Format:     n.shape.Format,
-		}
+		sh := &n.evShape
+		sh.Reset()
+		sh.FieldPaths = slices.Clone(n.shape.Fields)
+		sh.Records, sh.Truncated, sh.Format = n.shape.Records, n.shape.Truncated, n.shape.Format
+		r.Shape = sh
 		r.Sensitive = sensitive(&n.counts)
 	}
 	return r
@@ -287,26 +309,33 @@ func sensitive(c *content.Counts) []*event.SensitiveCount {
 
 // host is the request's Host header, or the authority of an absolute-form
 // target, lower-cased.
-func host(m *http1.Message) string {
+func (n *Normalizer) host(m *http1.Message) string {
 	h := m.Header("Host")
 	if len(h) == 0 {
 		if _, rest, ok := bytes.Cut(m.Target, []byte("://")); ok {
 			h, _, _ = bytes.Cut(rest, []byte("/"))
 		}
 	}
-	return strings.ToLower(string(bytes.TrimSpace(h)))
+	return n.lower(bytes.TrimSpace(h))
 }
 
-// mediaType is the media type of a Content-Type value without parameters.
-func mediaType(v []byte) string {
-	if len(v) == 0 {
-		return ""
-	}
-	if t, _, err := mime.ParseMediaType(string(v)); err == nil {
-		return t
-	}
+// mediaType is the media type of a Content-Type value without parameters,
+// lower-cased: "Application/JSON; charset=utf-8" is "application/json".
+func (n *Normalizer) mediaType(v []byte) string {
 	t, _, _ := bytes.Cut(v, []byte(";"))
-	return strings.ToLower(string(bytes.TrimSpace(t)))
+	return n.lower(bytes.TrimSpace(t))
+}
+
+// lower returns b lower-cased (ASCII), interned.
+func (n *Normalizer) lower(b []byte) string {
+	n.mediaBuf = n.mediaBuf[:0]
+	for _, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		n.mediaBuf = append(n.mediaBuf, c)
+	}
+	return n.intern.bytes(n.mediaBuf)
 }
 
 func quality(t *parse.Transaction, q []event.Quality) []event.Quality {
