@@ -34,6 +34,7 @@ type truth struct {
 	Requests  int            `json:"requests"`
 	Responses int            `json:"responses"`
 	Methods   map[string]int `json:"methods"`
+	Endpoints map[string]int `json:"endpoints"` // "GET /api/v1/users/{id}": calls
 	Statuses  map[string]int `json:"statuses"`
 }
 
@@ -68,7 +69,7 @@ func TestAnalyzeDemo(t *testing.T) {
 				t.Errorf("summary: %d transactions, truth %d", got, tr.Requests)
 			}
 
-			methods, statuses := map[string]int{}, map[string]int{}
+			methods, statuses, endpoints := map[string]int{}, map[string]int{}, map[string]int{}
 			n := 0
 			f, err := os.Open(events)
 			if err != nil {
@@ -88,6 +89,7 @@ func TestAnalyzeDemo(t *testing.T) {
 					continue
 				}
 				methods[e.Request.Method]++
+				endpoints[e.Request.Method+" "+e.Request.Template]++
 				statuses[strconv.Itoa(int(e.Response.Status))]++
 			}
 			if err := sc.Err(); err != nil {
@@ -98,6 +100,14 @@ func TestAnalyzeDemo(t *testing.T) {
 			}
 			assertCounts(t, "methods", methods, tr.Methods)
 			assertCounts(t, "statuses", statuses, tr.Statuses)
+			// Every path of the generator's templates comes out as that
+			// template (the generator names UUID positions {uuid}; apiwatch
+			// shows every identifier as {id}).
+			want := map[string]int{}
+			for k, v := range tr.Endpoints {
+				want[strings.ReplaceAll(k, "{uuid}", "{id}")] += v
+			}
+			assertCounts(t, "endpoints", endpoints, want)
 		})
 	}
 }
@@ -192,4 +202,41 @@ func gunzip(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestEndpointsCommand: the inventory names spec templates, marks what the
+// spec lacks as shadow, and shows logins, auth kinds and sensitive data.
+func TestEndpointsCommand(t *testing.T) {
+	t.Setenv("APIWATCH_SECRET", "test")
+	out, err := runCLI(t, "endpoints", "--openapi", "testdata/demo-api.yaml", demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 {
+			rows[strings.Join(f[:3], " ")] = line
+		}
+	}
+	for endpoint, want := range map[string][]string{
+		"GET api.example.com /api/v1/users/{userId}":  {"jwt×", "email×", "phone×"},
+		"GET api.example.com /api/v1/orders/{orderId}": {"200×"},
+		"POST api.example.com /auth/login":             {"login ("},
+		"GET api.example.com /api/v2/search":           {"shadow (not in spec)"},
+		"HEAD api.example.com /api/v1/health":          {"shadow (not in spec)"},
+	} {
+		row, ok := rows[endpoint]
+		if !ok {
+			t.Errorf("no row for %s:\n%s", endpoint, out)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s: row lacks %q: %s", endpoint, w, row)
+			}
+		}
+		if !strings.Contains(endpoint, "search") && !strings.Contains(endpoint, "health") && strings.Contains(row, "shadow") {
+			t.Errorf("%s is in the spec but marked shadow: %s", endpoint, row)
+		}
+	}
 }
