@@ -219,7 +219,7 @@ func TestEndpointsCommand(t *testing.T) {
 		}
 	}
 	for endpoint, want := range map[string][]string{
-		"GET api.example.com /api/v1/users/{userId}":  {"jwt×", "email×", "phone×"},
+		"GET api.example.com /api/v1/users/{userId}":   {"jwt×", "email×", "phone×"},
 		"GET api.example.com /api/v1/orders/{orderId}": {"200×"},
 		"POST api.example.com /auth/login":             {"login ("},
 		"GET api.example.com /api/v2/search":           {"shadow (not in spec)"},
