@@ -11,7 +11,9 @@
 # Rows:
 #   tcpdump -r FILE -w /dev/null         the floor: reading the file at all
 #   tshark ... -Y http -T fields          on a prefix only (tshark does ~2 MB/s)
-#   apiwatch analyze FILE                 with GOMAXPROCS=1 and 2
+#   apiwatch analyze --parse-only FILE    one core, no API events: the parsing alone
+#   apiwatch analyze FILE                 with GOMAXPROCS=1 and 2 (the difference to the
+#                                         row above is what normalization costs)
 #
 # Environment:
 #   BENCH_SIZE=300MB         size of the generated capture
@@ -123,6 +125,8 @@ cut_prefix() {
 }
 
 rows=()
+notes=()
+last_wall="" # the best wall time of the latest measure
 # measure LABEL FILE COUNTER CMD... runs CMD under /usr/bin/time -v and adds a
 # row: wall time, MB/s of FILE, transactions/s (COUNTER reads the count from
 # the command's output: none, tshark or apiwatch), peak RSS. With BENCH_RUNS
@@ -167,6 +171,7 @@ measure() {
 	mbs=$(awk -v s="$size" -v w="$wall" 'BEGIN{printf "%.1f", (w > 0 ? s/1e6/w : 0)}')
 	[ -n "$tx" ] && txs=$(awk -v n="$tx" -v w="$wall" 'BEGIN{printf "%.0f", (w > 0 ? n/w : 0)}')
 	rows+=("$(printf '%-44s %9s %9s %10s %12s %12s %8s' "$label" "$(mb "$size")" "$wall" "$mbs" "${tx:--}" "$txs" "${rss:--}")")
+	last_wall=$wall
 }
 
 mb() { awk -v s="$1" 'BEGIN{printf "%.1f", s/1e6}'; }
@@ -201,13 +206,22 @@ main() {
 	if [ "$have_apiwatch" = 1 ]; then
 		local args=()
 		read -r -a args <<<"$APIWATCH_ARGS"
+		# The parse-only row is the same run without normalization into
+		# API events: the difference is what normalization costs.
+		measure "apiwatch analyze --parse-only (GOMAXPROCS=1)" "$capture" apiwatch \
+			env GOMAXPROCS=1 "$apiwatch" analyze "${args[@]}" --parse-only "$capture"
+		parse_wall=$last_wall
 		for procs in 1 2; do
 			measure "apiwatch analyze (GOMAXPROCS=$procs)" "$capture" apiwatch \
-				env GOMAXPROCS=$procs "$apiwatch" analyze "${args[@]}" "$capture"
+				env GOMAXPROCS=$procs APIWATCH_SECRET=bench "$apiwatch" analyze "${args[@]}" "$capture"
+			if [ "$procs" = 1 ]; then norm_wall=$last_wall; fi
 		done
+		if [ -n "${parse_wall:-}" ] && [ -n "${norm_wall:-}" ]; then
+			notes+=("$(awk -v p="$parse_wall" -v n="$norm_wall" 'BEGIN{printf "# normalization into API events costs %.0f%% over parsing alone (one core: %.2f s vs %.2f s)", (p > 0 ? 100*(n-p)/p : 0), n, p}')")
+		fi
 		if [ "$APIWATCH_EVENTS" = 1 ]; then
 			measure "apiwatch analyze --events (GOMAXPROCS=2)" "$capture" apiwatch \
-				env GOMAXPROCS=2 "$apiwatch" analyze "${args[@]}" --events "$out/events.jsonl" "$capture"
+				env GOMAXPROCS=2 APIWATCH_SECRET=bench "$apiwatch" analyze "${args[@]}" --events "$out/events.jsonl" "$capture"
 		fi
 	fi
 
@@ -228,6 +242,7 @@ report() {
 	echo "# tx = HTTP transactions: apiwatch's summary count; tshark's response lines. MB = 10^6 bytes of the input that row read."
 	printf '%-44s %9s %9s %10s %12s %12s %8s\n' "tool" "input MB" "wall s" "MB/s" "tx" "tx/s" "RSS MB"
 	printf '%s\n' "${rows[@]}"
+	[ ${#notes[@]} -eq 0 ] || printf '%s\n' "${notes[@]}"
 }
 
 truth_file=""
