@@ -99,7 +99,11 @@ func (r *Resolver) Login(req, resp *http1.Message, path string) Login {
 		p = targetPath(req.Target)
 	}
 	configured := r.matchLoginPath(p)
-	if !configured && !isAuthPath(p) {
+	// An auth-like last segment (/login) makes any credential a login; an
+	// auth-like segment further up (/admin/login/pwd, the password step of
+	// a two-step form) only a submitted password.
+	authLast := isAuthSegment(lastSegment(p))
+	if !configured && (!authLast && !hasAuthSegment(p) || hasAccountAction(p)) {
 		return Login{}
 	}
 	var l Login
@@ -120,7 +124,7 @@ func (r *Resolver) Login(req, resp *http1.Message, path string) Login {
 		}
 	}
 	if !l.IsLogin {
-		if auth := trimSpace(req.Header("Authorization")); hasPrefixFold(auth, "Basic") && len(auth) > 6 && isSpace(auth[5]) {
+		if auth := trimSpace(req.Header("Authorization")); (configured || authLast) && hasPrefixFold(auth, "Basic") && len(auth) > 6 && isSpace(auth[5]) {
 			l.IsLogin, l.Method = true, LoginBasic
 			h := r.pool.Get().(*hasher)
 			if u, ok := decodeBasic(h, trimSpace(auth[6:])); ok {
@@ -193,8 +197,34 @@ func lastSegment(p []byte) []byte {
 var authSegments = [...]string{"login", "logon", "signin", "log-in", "sign-in", "log_in", "sign_in", "session", "sessions",
 	"auth", "authenticate", "authentication", "token", "tokens", "access_token", "j_security_check"}
 
-func isAuthPath(p []byte) bool {
-	seg := lastSegment(p)
+// accountActions name auth endpoints that take a password but are not a
+// login attempt.
+var accountActions = [...]string{"reset", "forgot", "forgotten", "recover", "register", "registration", "signup", "sign-up",
+	"sign_up", "logout", "signout", "sign-out", "change", "verify", "confirm", "activate", "invite"}
+
+// hasAccountAction reports whether a segment of p names one.
+func hasAccountAction(p []byte) bool {
+	for seg := range bytes.SplitSeq(p, []byte("/")) {
+		for _, a := range accountActions {
+			if eqFold(seg, a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasAuthSegment reports whether any segment of p is auth-like.
+func hasAuthSegment(p []byte) bool {
+	for seg := range bytes.SplitSeq(p, []byte("/")) {
+		if isAuthSegment(seg) {
+			return true
+		}
+	}
+	return false
+}
+
+func isAuthSegment(seg []byte) bool {
 	if len(seg) < 4 || len(seg) > 64 {
 		return false
 	}
@@ -412,7 +442,7 @@ func failureLocation(loc, reqPath []byte) bool {
 		}
 	}
 	p := targetPath(loc)
-	if isAuthPath(p) {
+	if isAuthSegment(lastSegment(p)) {
 		return true
 	}
 	trim := func(b []byte) []byte {

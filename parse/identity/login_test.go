@@ -222,8 +222,28 @@ func TestIsAuthPath(t *testing.T) {
 		"/session": true, "/api/sessions": true, "/j_security_check;jsessionid=1": true, "/sign-in": true,
 		"/logout": false, "/users/42": false, "/": false, "": false, "/auth/register": false, "/blog/login-tips/comments": false,
 	} {
-		if got := isAuthPath([]byte(p)); got != want {
+		if got := isAuthSegment(lastSegment([]byte(p))); got != want {
 			t.Errorf("%q: got %v", p, got)
 		}
+	}
+}
+
+// TestTwoStepLogin: forms that ask for the user name first and the password
+// on a second page (/admin/login/pwd, from a real capture) are logins at
+// the password step; a password-free request under an auth-like folder is
+// not.
+func TestTwoStepLogin(t *testing.T) {
+	r := New(Config{Secret: []byte("k")})
+	form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	redirect := resp(302, "", "Location", "/admin/", "Set-Cookie", "session=abc; Path=/")
+	l := r.Login(req("POST", "/admin/login/pwd", "SEC=x&password=hunter22&next=%2Fadmin%2F", form...), redirect, "")
+	if !l.IsLogin || l.Method != LoginForm || l.Outcome != OutcomeSuccess || l.UsernameHash != "" {
+		t.Errorf("password step: %+v", l)
+	}
+	if l := r.Login(req("POST", "/blog/login-tips/comments", "comment=nice", form...), redirect, ""); l.IsLogin {
+		t.Errorf("comment under an auth-like folder taken for a login: %+v", l)
+	}
+	if l := r.Login(req("GET", "/admin/login/pwd", "", "Authorization", "Basic dTpw"), redirect, ""); l.IsLogin {
+		t.Errorf("Basic auth on a page below a login folder taken for a login: %+v", l)
 	}
 }
