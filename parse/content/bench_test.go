@@ -112,3 +112,50 @@ func TestUsersFixture(t *testing.T) {
 		t.Errorf("warm Analyze allocates %v times", n)
 	}
 }
+
+// smallBodies are realistic small API responses (~1–2 KiB): most real
+// responses are small, so per-call costs matter.
+func smallBodies() []struct{ name, body string } {
+	user := `{"id":12345,"uuid":"550e8400-e29b-41d4-a716-446655440000","username":"jane.doe","email":"jane.doe@example.com",` +
+		`"first_name":"Jane","last_name":"Doe","phone":"+1 415 555 2671","avatar_url":"https://cdn.example.com/avatars/12345@2x.png",` +
+		`"created_at":"2023-04-12T08:15:30Z","updated_at":"2024-01-15T10:30:00.123Z","last_login_at":"2024-01-15T09:00:00Z",` +
+		`"email_verified":true,"mfa_enabled":false,"locale":"en-US","timezone":"America/Los_Angeles",` +
+		`"address":{"street":"1 Market St","city":"San Francisco","state":"CA","zip":"94105","country":"US"},` +
+		`"roles":["user","billing_admin"],"permissions":["orders:read","orders:write","invoices:read"],` +
+		`"organization":{"id":987,"name":"Example Inc","plan":"enterprise","seats":250,"billing_email":"billing@example.com"},` +
+		`"preferences":{"newsletter":true,"theme":"dark","notifications":{"email":true,"sms":false,"push":true}},` +
+		`"stats":{"orders":42,"lifetime_value":12999.5,"average_order":309.51},"bio":"Product manager. Coffee, bikes and maps.",` +
+		`"links":{"self":"/api/v2/users/12345","orders":"/api/v2/users/12345/orders"}}`
+	var b strings.Builder
+	b.WriteString(`{"data":[`)
+	for i := 0; i < 5; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"ord_%d9a8b7c6","number":"ORD-2024-%06d","status":"shipped","currency":"USD","total":%d.99,`+
+			`"items":[{"sku":"AB-1234-%04d","name":"Widget","qty":%d,"price":19.99},{"sku":"CD-5678-%04d","name":"Gadget","qty":1,"price":49.5}],`+
+			`"customer":{"id":%d,"email":"customer%d@example.org"},"created_at":"2024-01-1%dT10:30:00Z","tracking":"1Z999AA1012345678%d"}`,
+			i, 100+i, 20*i+69, i, i+1, i, 5000+i, i, i, i)
+	}
+	b.WriteString(`],"meta":{"page":1,"per_page":5,"total":128},"links":{"next":"/api/v2/orders?page=2"}}`)
+	return []struct{ name, body string }{{"user", user}, {"orders", b.String()}}
+}
+
+// BenchmarkAnalyzeSmall measures Analyze over small realistic responses.
+func BenchmarkAnalyzeSmall(b *testing.B) {
+	for _, c := range smallBodies() {
+		body := []byte(c.body)
+		b.Run(c.name, func(b *testing.B) {
+			a := NewAnalyzer(Config{})
+			var sh Shape
+			var cs Counts
+			a.Analyze(body, "application/json", false, &sh, &cs) // warm
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				a.Analyze(body, "application/json", false, &sh, &cs)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ package content
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strings"
 )
@@ -179,7 +180,18 @@ type Analyzer struct {
 	paths     []pathEntry
 	gen       uint32
 	lastID    int32      // the id addPath found or made
-	slotCache [256]int32 // id+1 by (depth, key position); see addPathAt
+	slotCache [256]int32 // id+1 by (depth, key position); see keyPath
+	// keyTab: id+1 of the path made by a key in a context (pid, arr; see
+	// frame), open addressing by keyHash, at most half full. Each path is
+	// in it at most once, under the raw key that made it (pathEntry.raw).
+	keyTab []int32
+
+	// order: the ids marked for this body, in order; a body marking the
+	// same ids as the last sorted one reuses its sorted fields.
+	order, prevOrder []int32
+	prevSorted       []string
+	prevOK           bool
+	forgot           bool // the cache was emptied during this body
 
 	// Per-body results of the walker.
 	fields  []string
@@ -189,9 +201,22 @@ type Analyzer struct {
 
 type pathEntry struct {
 	s     string
+	raw   string // the raw key that made s in context (pid, arr)
+	pid   int32  // pidNone: not in keyTab
+	arr   int32
 	flags uint8 // hint bits, fWrapper
 	gen   uint32
 }
+
+// Context ids besides path ids: the root, a context whose ids were
+// forgotten (the cache was emptied), an entry not in keyTab.
+const (
+	pidRoot  = -1
+	pidStale = -2
+	pidNone  = -3
+
+	maxRawKey = 128 // longer keys are not put in keyTab
+)
 
 // NewAnalyzer returns an Analyzer with cfg's zero fields defaulted.
 func NewAnalyzer(cfg Config) *Analyzer {
@@ -207,10 +232,15 @@ func NewAnalyzer(cfg Config) *Analyzer {
 	if cfg.MaxCachedPaths <= 0 {
 		cfg.MaxCachedPaths = DefaultMaxCachedPaths
 	}
+	tab := 16
+	for tab < 2*cfg.MaxCachedPaths {
+		tab <<= 1
+	}
 	return &Analyzer{
 		cfg:     cfg,
 		stack:   make([]frame, 0, cfg.MaxDepth),
 		pathIDs: make(map[string]int32),
+		keyTab:  make([]int32, tab),
 	}
 }
 
@@ -242,8 +272,16 @@ func (a *Analyzer) Analyze(body []byte, contentType string, truncated bool, shap
 		a.scanText(body)
 	}
 
-	slices.Sort(a.fields)
-	shape.Fields = slices.Compact(a.fields)
+	if a.prevOK && slices.Equal(a.order, a.prevOrder) {
+		// The same fields as the last body: its sorted list.
+		shape.Fields = a.fields[:copy(a.fields, a.prevSorted)]
+	} else {
+		slices.Sort(a.fields)
+		shape.Fields = slices.Compact(a.fields)
+		a.prevSorted = append(a.prevSorted[:0], shape.Fields...)
+		a.order, a.prevOrder = a.prevOrder, a.order
+		a.prevOK = !a.forgot
+	}
 	shape.FieldsDropped = a.dropped
 	a.fields = nil
 	a.counts = nil
@@ -276,6 +314,8 @@ func (a *Analyzer) begin(fields []string) {
 	a.fields = fields
 	a.dropped = 0
 	a.root = rootInfo{}
+	a.order = a.order[:0]
+	a.forgot = false
 	a.gen++
 	if a.gen == 0 { // wrapped: forget every mark
 		for i := range a.paths {
@@ -285,17 +325,72 @@ func (a *Analyzer) begin(fields []string) {
 	}
 }
 
-// addPathAt is addPath for the slot-th key of an object at depth: records
-// in an array repeat their keys in order, so a small cache by position
-// answers most lookups with one string comparison instead of a map access.
-func (a *Analyzer) addPathAt(key []byte, depth, slot int) uint8 {
-	h := (depth*61 + slot) & (len(a.slotCache) - 1)
-	if id := a.slotCache[h]; id > 0 && int(id) <= len(a.paths) && a.paths[id-1].s == string(a.path) {
-		return a.mark(id - 1)
+// keyPath reports the field path made by key in top's context (the slot-th
+// key of an object at depth) and returns its id and flags. Records in an
+// array repeat their keys in order, so a small cache by position answers
+// most lookups, and keyTab most others, without building the path.
+func (a *Analyzer) keyPath(top *frame, key []byte, depth, slot int) (int32, uint8) {
+	pid, arr := top.pid, top.arr
+	if pid >= pidRoot && len(key) <= maxRawKey {
+		h := (depth*61 + slot) & (len(a.slotCache) - 1)
+		if id := a.slotCache[h]; id > 0 && int(id) <= len(a.paths) {
+			if e := &a.paths[id-1]; e.pid == pid && e.arr == arr && e.raw == string(key) {
+				return id - 1, a.mark(id - 1)
+			}
+		}
+		mask := uint32(len(a.keyTab) - 1)
+		for j := keyHash(pid, arr, key) & mask; ; j = (j + 1) & mask {
+			id := a.keyTab[j]
+			if id == 0 {
+				break
+			}
+			if e := &a.paths[id-1]; e.pid == pid && e.arr == arr && e.raw == string(key) {
+				a.slotCache[h] = id
+				return id - 1, a.mark(id - 1)
+			}
+		}
 	}
+	// Build the path.
+	a.path = append(a.path[:0], top.prefix...)
+	for range arr {
+		a.path = append(a.path, "[]"...)
+	}
+	if len(a.path) > 0 {
+		a.path = append(a.path, '.')
+	}
+	a.path = appendKey(a.path, key)
 	f := a.addPath(key)
-	a.slotCache[h] = a.lastID + 1
-	return f
+	id := a.lastID
+	if pid = top.pid; pid >= pidRoot && len(key) <= maxRawKey {
+		if e := &a.paths[id]; e.pid == pidNone {
+			// Not in keyTab yet: put it under this context and key.
+			e.pid, e.arr, e.raw = pid, arr, string(key)
+			mask := uint32(len(a.keyTab) - 1)
+			j := keyHash(pid, arr, key) & mask
+			for a.keyTab[j] != 0 {
+				j = (j + 1) & mask
+			}
+			a.keyTab[j] = id + 1
+		}
+		a.slotCache[(depth*61+slot)&(len(a.slotCache)-1)] = id + 1
+	}
+	return id, f
+}
+
+// keyHash hashes a key in a context.
+func keyHash(pid, arr int32, k []byte) uint32 {
+	h := (uint64(uint32(pid))<<20 ^ uint64(uint32(arr)) ^ uint64(len(k))<<52) * 0x9e3779b97f4a7c15
+	for len(k) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(k)) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+		k = k[8:]
+	}
+	var t uint64
+	for i, c := range k {
+		t |= uint64(c) << (8 * i)
+	}
+	h = (h ^ t) * 0xc4ceb9fe1a85ec53
+	return uint32(h ^ h>>29)
 }
 
 // addPath reports a.path (whose last key is key) as a field of this body
@@ -304,16 +399,28 @@ func (a *Analyzer) addPath(key []byte) uint8 {
 	id, ok := a.pathIDs[string(a.path)]
 	if !ok {
 		if len(a.paths) >= a.cfg.MaxCachedPaths {
-			clear(a.pathIDs)
-			a.paths = a.paths[:0]
+			a.forget()
 		}
 		id = int32(len(a.paths))
 		s := string(a.path)
-		a.paths = append(a.paths, pathEntry{s: s, flags: keyFlags(key, s)})
+		a.paths = append(a.paths, pathEntry{s: s, pid: pidNone, flags: keyFlags(key, s)})
 		a.pathIDs[s] = id
 	}
 	a.lastID = id
 	return a.mark(id)
+}
+
+// forget empties the path cache. The open frames' context ids are gone
+// with it.
+func (a *Analyzer) forget() {
+	clear(a.pathIDs)
+	a.paths = a.paths[:0]
+	clear(a.keyTab)
+	clear(a.slotCache[:])
+	a.prevOK, a.forgot = false, true
+	for i := range a.stack {
+		a.stack[i].pid = pidStale
+	}
 }
 
 // mark reports path id as a field of this body and returns its flags.
@@ -321,6 +428,7 @@ func (a *Analyzer) mark(id int32) uint8 {
 	e := &a.paths[id]
 	if e.gen != a.gen {
 		e.gen = a.gen
+		a.order = append(a.order, id)
 		if len(a.fields) < a.cfg.MaxFields {
 			a.fields = append(a.fields, e.s)
 		} else {

@@ -8,12 +8,18 @@ import (
 
 // frame is one open JSON container.
 type frame struct {
-	count   int64 // elements begun (arrays), keys seen (objects)
-	pathLen int32 // len(a.path) where the container began (before "[]")
-	arr     bool
-	objs    bool  // an array holding objects
-	flags   uint8 // flags of the key holding the container; array elements inherit them
-	top     uint8 // topWrapper / topOther for an array directly under a top-level object
+	count int64 // elements begun (arrays), keys seen (objects)
+	// The container's keys (objects) or elements (arrays) are under the
+	// path prefix followed by arr "[]": prefix is the path of the key
+	// holding the container or an array around it ("" at the root), pid
+	// its id (pidRoot at the root, pidStale once the cache was emptied).
+	prefix string
+	pid    int32
+	arr    int32
+	isArr  bool
+	objs   bool  // an array holding objects
+	flags  uint8 // flags of the key holding the container; array elements inherit them
+	top    uint8 // topWrapper / topOther for an array directly under a top-level object
 }
 
 const (
@@ -56,9 +62,9 @@ func (a *Analyzer) walkJSON(b []byte, seq bool, sh *Shape) bool {
 	b = bytes.TrimPrefix(b, bom)
 	n := len(b)
 	a.stack = a.stack[:0]
-	a.path = a.path[:0]
 	a.root.wrapperCount = -1
 	var flags uint8 // flags of the key whose value comes next
+	var keyID int32 // id of the key whose value comes next
 	st := stValue
 	i := 0
 	ok := true
@@ -91,7 +97,7 @@ walk:
 						a.root.kind = rootScalar
 					}
 				}
-			} else if top := &a.stack[len(a.stack)-1]; top.arr {
+			} else if top := &a.stack[len(a.stack)-1]; top.isArr {
 				top.count++
 				top.objs = top.objs || c == '{'
 				flags = top.flags
@@ -107,8 +113,18 @@ walk:
 					st = stCommaOrClose
 					continue
 				}
-				f := frame{pathLen: int32(len(a.path)), arr: c == '[', flags: flags}
-				if f.arr && len(a.stack) == 1 && !a.stack[0].arr {
+				f := frame{prefix: "", pid: pidRoot, isArr: c == '[', flags: flags}
+				if len(a.stack) > 0 {
+					if top := &a.stack[len(a.stack)-1]; top.isArr {
+						f.prefix, f.pid, f.arr = top.prefix, top.pid, top.arr
+					} else {
+						f.prefix, f.pid = a.paths[keyID].s, keyID
+					}
+				}
+				if f.isArr {
+					f.arr++
+				}
+				if f.isArr && len(a.stack) == 1 && !a.stack[0].isArr {
 					f.top = topOther
 					if flags&fWrapper != 0 {
 						f.top = topWrapper
@@ -116,8 +132,7 @@ walk:
 				}
 				a.stack = append(a.stack, f)
 				i++
-				if f.arr {
-					a.path = append(a.path, "[]"...)
+				if f.isArr {
 					st = stValueOrClose
 				} else {
 					st = stKeyOrClose
@@ -172,12 +187,7 @@ walk:
 			}
 			key := b[i+1 : j]
 			top := &a.stack[len(a.stack)-1]
-			a.path = a.path[:top.pathLen]
-			if top.pathLen > 0 {
-				a.path = append(a.path, '.')
-			}
-			a.path = appendKey(a.path, key)
-			flags = a.addPathAt(key, len(a.stack), int(top.count))
+			keyID, flags = a.keyPath(top, key, len(a.stack), int(top.count))
 			top.count++
 			if len(a.stack) == 1 && flags&fEntityID != 0 {
 				a.root.entity = true
@@ -204,12 +214,12 @@ walk:
 			switch {
 			case c == ',':
 				i++
-				if top.arr {
+				if top.isArr {
 					st = stValue
 				} else {
 					st = stKey
 				}
-			case c == ']' && top.arr, c == '}' && !top.arr:
+			case c == ']' && top.isArr, c == '}' && !top.isArr:
 				i++
 				a.pop()
 			default:
@@ -251,9 +261,8 @@ walk:
 func (a *Analyzer) pop() {
 	f := a.stack[len(a.stack)-1]
 	a.stack = a.stack[:len(a.stack)-1]
-	a.path = a.path[:f.pathLen]
 	switch {
-	case len(a.stack) == 0 && f.arr:
+	case len(a.stack) == 0 && f.isArr:
 		a.root.arrCount = f.count
 	case f.top == topWrapper && a.root.wrapperCount < 0:
 		a.root.wrapperCount = f.count
@@ -300,7 +309,8 @@ func (a *Analyzer) topKeys(b []byte) {
 		return
 	}
 	i++
-	for {
+	root := frame{pid: pidRoot}
+	for slot := 0; ; slot++ {
 		i = skipWS(b, i)
 		if i >= n || b[i] != '"' {
 			return
@@ -309,8 +319,7 @@ func (a *Analyzer) topKeys(b []byte) {
 		if !closed {
 			return
 		}
-		a.path = appendKey(a.path[:0], b[i+1:j])
-		a.addPath(b[i+1 : j])
+		a.keyPath(&root, b[i+1:j], 0, slot)
 		i = skipWS(b, j+1)
 		if i >= n || b[i] != ':' {
 			return

@@ -52,6 +52,10 @@ func span(v []byte, p int, cls uint8, maxLen int) int {
 	return p
 }
 
+// shortText: values up to this long are checked first for what they
+// could hold.
+const shortText = 128
+
 // scanValue counts the sensitive data in one value, using what its key says.
 func (a *Analyzer) scanValue(v []byte, flags uint8) {
 	if flags&^(fWrapper|fEntityID) != 0 {
@@ -83,12 +87,30 @@ func (a *Analyzer) scanValue(v []byte, flags uint8) {
 // at "-----BEGIN "; every check is bounded or consumes what it examined.
 func (a *Analyzer) scanText(v []byte) {
 	n := len(v)
+	a.memo.ng = 0 // groups of another value never apply (a.buf is reused)
+	num := true   // digit runs may be counted
+	if n <= shortText {
+		// A short value without '@' and with fewer than 9 digits holds no
+		// email, phone, card or SSN; one of under 12 bytes nothing else
+		// either (the shortest other, a Slack token, is 15).
+		digits, at := 0, false
+		for _, c := range v {
+			digits += int(ctab[c]&cDigit) / cDigit
+			at = at || c == '@'
+		}
+		if !at && digits < 9 {
+			if n < 12 {
+				return
+			}
+			num = false
+		}
+	}
 	word := false // v[i-1] continues a word
 	for i := 0; i < n; {
 		c := v[i]
 		if ctab[c]&cWord != 0 {
 			if !word {
-				if j := a.wordStart(v, i); j > i {
+				if j := a.wordStart(v, i, num); j > i {
 					i, word = j, ctab[v[j-1]]&cWord != 0
 					continue
 				}
@@ -103,7 +125,7 @@ func (a *Analyzer) scanText(v []byte) {
 		case '@':
 			j = a.email(v, i)
 		case '+', '(':
-			if !word {
+			if !word && num {
 				j = a.number(v, i)
 			}
 		case '-':
@@ -121,9 +143,14 @@ func (a *Analyzer) scanText(v []byte) {
 // wordStart runs the checks for a token starting at v[i], a word byte after
 // a non-word byte. It returns where scanning continues: i when nothing was
 // examined.
-func (a *Analyzer) wordStart(v []byte, i int) int {
+//
+// num false: v holds too few digits for number to count anything.
+func (a *Analyzer) wordStart(v []byte, i int, num bool) int {
 	c := v[i]
 	if isDigit(c) {
+		if !num {
+			return i
+		}
 		return a.number(v, i)
 	}
 	rest := v[i:]
@@ -809,7 +836,8 @@ func mod97(s []byte, r int) int {
 // form walks an application/x-www-form-urlencoded body: names as fields,
 // values scanned (when scan) with what their names say.
 func (a *Analyzer) form(b []byte, scan bool) {
-	for len(b) > 0 {
+	root := frame{pid: pidRoot}
+	for slot := 0; len(b) > 0; slot++ {
 		pair := b
 		if k := bytes.IndexByte(b, '&'); k >= 0 {
 			pair, b = b[:k], b[k+1:]
@@ -824,8 +852,7 @@ func (a *Analyzer) form(b []byte, scan bool) {
 			continue
 		}
 		a.kbuf = unescapeForm(a.kbuf[:0], name)
-		a.path = appendKey(a.path[:0], a.kbuf)
-		flags := a.addPath(a.kbuf)
+		_, flags := a.keyPath(&root, a.kbuf, 0, slot)
 		if scan && len(val) > 0 {
 			a.buf = unescapeForm(a.buf[:0], val)
 			a.scanValue(a.buf, flags)
