@@ -91,6 +91,12 @@ func (r *Resolver) Login(req, resp *http1.Message, path string) Login {
 	if req == nil {
 		return Login{}
 	}
+	// The common case, decided without looking at the path: a request with
+	// no body and no Basic credentials can only be a login on a configured
+	// login path.
+	if len(r.loginPaths) == 0 && len(req.Body) == 0 && !hasPrefixFold(trimSpace(req.Header("Authorization")), "Basic") {
+		return Login{}
+	}
 	var p []byte
 	if path != "" {
 		var pb [256]byte // stays on the stack for the common path length
@@ -103,13 +109,15 @@ func (r *Resolver) Login(req, resp *http1.Message, path string) Login {
 	// auth-like segment further up (/admin/login/pwd, the password step of
 	// a two-step form) only a submitted password.
 	authLast := isAuthSegment(lastSegment(p))
-	if !configured && (!authLast && !hasAuthSegment(p) || hasAccountAction(p)) {
+	bodyMethod := eqFold(req.Method, "POST") || eqFold(req.Method, "PUT") || eqFold(req.Method, "PATCH")
+	// Most requests stop here, so the cheap tests come first: a folder
+	// below a login page matters only for a body that could hold a password.
+	if !configured && (!authLast && (!bodyMethod || len(req.Body) == 0 || !hasAuthSegment(p)) || hasAccountAction(p)) {
 		return Login{}
 	}
 	var l Login
 	var user []byte
 	userEnc := encRaw
-	bodyMethod := eqFold(req.Method, "POST") || eqFold(req.Method, "PUT") || eqFold(req.Method, "PATCH")
 	if bodyMethod && len(req.Body) > 0 {
 		cr := readCredentials(req)
 		switch {

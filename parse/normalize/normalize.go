@@ -64,6 +64,11 @@ type Normalizer struct {
 	evShape  event.Shape
 	login    event.Login
 	mediaBuf []byte
+	key      []byte
+	objIDs   []event.ObjectID
+	objPtrs  []*event.ObjectID
+	nums     []event.ObjectID_Number
+	hashes   []event.ObjectID_Hash
 	params   []endpoint.Param
 	ids      []identity.Param
 	objs     []identity.ObjectID
@@ -176,7 +181,8 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	}
 	var shadow bool
 	r.Template, n.params, shadow = n.templ.Template(r.Method, r.Host, path, n.params[:0])
-	r.Endpoint = r.Method + " " + r.Host + " " + r.Template
+	n.key = append(append(append(append(append(n.key[:0], r.Method...), ' '), r.Host...), ' '), r.Template...)
+	r.Endpoint = n.intern.bytes(n.key)
 	r.Shadow = shadow
 	r.FromSpec = n.cfg.Spec != nil && !shadow
 	r.Path = maskPath(path, n.params)
@@ -206,16 +212,26 @@ func (n *Normalizer) objectIDs(req *http1.Message) []*event.ObjectID {
 	if len(n.objs) == 0 {
 		return nil
 	}
-	out := make([]*event.ObjectID, len(n.objs))
+	// The messages are reused from event to event, like the event itself.
+	k := len(n.objs)
+	n.objIDs = slices.Grow(n.objIDs[:0], k)[:k]
+	n.nums = slices.Grow(n.nums[:0], k)[:k]
+	n.hashes = slices.Grow(n.hashes[:0], k)[:k]
+	n.objPtrs = n.objPtrs[:0]
 	for i, o := range n.objs {
-		out[i] = &event.ObjectID{Param: o.Param}
+		id := &n.objIDs[i]
+		id.Reset()
+		id.Param = o.Param
 		if o.IsNumber {
-			out[i].Value = &event.ObjectID_Number{Number: o.Number}
+			n.nums[i].Number = o.Number
+			id.Value = &n.nums[i]
 		} else {
-			out[i].Value = &event.ObjectID_Hash{Hash: o.Hash}
+			n.hashes[i].Hash = o.Hash
+			id.Value = &n.hashes[i]
 		}
+		n.objPtrs = append(n.objPtrs, id)
 	}
-	return out
+	return n.objPtrs
 }
 
 var actorKinds = map[identity.Kind]event.ActorKind{
