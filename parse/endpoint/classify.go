@@ -460,14 +460,20 @@ func isReserved(s string) bool {
 	if _, ok := reserved[s]; ok {
 		return true
 	}
-	// case-insensitive without allocating
+	// Case-insensitive without allocating; most segments are lower case
+	// already, and the lookup above settled those.
 	var b [16]byte
+	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if isUpper(c) {
 			c |= 0x20
+			upper = true
 		}
 		b[i] = c
+	}
+	if !upper {
+		return false
 	}
 	_, ok := reserved[string(b[:len(s)])]
 	return ok

@@ -55,7 +55,8 @@ type Normalizer struct {
 	counts content.Counts
 	intern interner
 	cache  actorCache
-	sample sampler
+	sample sampler // response bodies
+	reqs   sampler // request bodies
 	// The event's parts, reset and reused for every event.
 	flow     event.Flow
 	req      event.Request
@@ -78,7 +79,7 @@ type Normalizer struct {
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
 	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content),
-		sample: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery)}
+		sample: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery), reqs: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery)}
 	if n.id == nil {
 		n.id = identity.New(identity.Config{})
 	}
@@ -187,9 +188,11 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.FromSpec = n.cfg.Spec != nil && !shadow
 	r.Path = maskPath(path, n.params)
 	if len(m.Body) > 0 {
-		r.BodyParams = n.an.ParamNames(m.Body, string(m.Header("Content-Type")), nil)
-		n.analyze(m)
-		r.Sensitive = sensitive(&n.counts)
+		r.BodyParams = n.an.ParamNames(m.Body, r.ContentType, nil)
+		if n.reqs.analyze(r.Endpoint, m.DecodedLen, 0) {
+			n.analyze(m, r.ContentType)
+			r.Sensitive = sensitive(&n.counts)
+		}
 	}
 	if query != "" {
 		r.QueryParams = queryNames(query, nil)
@@ -293,7 +296,7 @@ func (n *Normalizer) response(m *http1.Message, endpoint string) *event.Response
 	r.SetsCookie = m.Header("Set-Cookie") != nil
 	if len(m.Body) > 0 && n.sample.analyze(endpoint, m.DecodedLen, m.Status) {
 		r.BodyAnalyzed = true
-		n.analyze(m)
+		n.analyze(m, r.ContentType)
 		sh := &n.evShape
 		sh.Reset()
 		sh.FieldPaths = slices.Clone(n.shape.Fields)
@@ -304,11 +307,12 @@ func (n *Normalizer) response(m *http1.Message, endpoint string) *event.Response
 	return r
 }
 
-// analyze fills n.shape and n.counts from the kept body prefix of m.
-func (n *Normalizer) analyze(m *http1.Message) {
+// analyze fills n.shape and n.counts from the kept body prefix of m, of
+// media type ct.
+func (n *Normalizer) analyze(m *http1.Message, ct string) {
 	truncated := int64(len(m.Body)) < m.DecodedLen || m.Flags&(http1.FlagTruncated|http1.FlagBodyCapped|http1.FlagBodyNotKept) != 0
 	n.counts = content.Counts{}
-	n.an.Analyze(m.Body, string(m.Header("Content-Type")), truncated, &n.shape, &n.counts)
+	n.an.Analyze(m.Body, ct, truncated, &n.shape, &n.counts)
 }
 
 // sensitive lists the classes found, in the proto's order (which is
