@@ -2,14 +2,9 @@ package http1
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"path/filepath"
 	"testing"
 
-	"github.com/apiwatch/apiwatch/capture"
-	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
-	"github.com/apiwatch/apiwatch/parse/reassembly"
+	"github.com/apiwatch/apiwatch/internal/teststreams"
 )
 
 // The streams below are the client and server byte streams of
@@ -18,62 +13,17 @@ import (
 // reassembled with parse/reassembly, which do not depend on this package.
 // suricata recovers the EICAR body of every HTTP Evader case; so must we.
 
-// streamConn collects the reassembled bytes of one connection.
-type streamConn struct {
-	dirs [2]bytes.Buffer
-	gaps int
-}
-
-func (c *streamConn) Data(dir reassembly.Direction, data []byte, _ int64) { c.dirs[dir].Write(data) }
-func (c *streamConn) Gap(reassembly.Direction, int, int64)                { c.gaps++ }
-func (c *streamConn) Close(reassembly.CloseReason, int64)                 {}
-
-type streamFactory struct{ conns []*streamConn }
-
-func (f *streamFactory) New(capture.Flow, int64) reassembly.Conn {
-	c := &streamConn{}
-	f.conns = append(f.conns, c)
-	return c
-}
-
 // captureStreams returns the client and server streams of the first
 // connection carrying data in a shared capture.
 func captureStreams(t *testing.T, rel string) (req, resp []byte) {
 	t.Helper()
-	path := filepath.Join(sharedpcaps.Root(t), rel)
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range teststreams.Read(t, rel) {
+		if c.Gaps > 0 {
+			t.Fatalf("%s: %d gaps in the reassembled streams", rel, c.Gaps)
+		}
+		return c.Client(), c.Server()
 	}
-	defer src.Close()
-	dec := capture.NewDecoder(capture.DecoderConfig{})
-	var f streamFactory
-	asm := reassembly.New(reassembly.Config{}, &f)
-	var pkt capture.Packet
-	var last int64
-	for {
-		data, ci, err := src.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", rel, err)
-		}
-		last = ci.Timestamp
-		if dec.Decode(data, ci.LinkType, ci.Timestamp, &pkt) == capture.ResultTCP {
-			asm.Packet(&pkt)
-		}
-	}
-	asm.CloseAll(last)
-	for _, c := range f.conns {
-		if c.dirs[0].Len()+c.dirs[1].Len() > 0 {
-			if c.gaps > 0 {
-				t.Fatalf("%s: %d gaps in the reassembled streams", rel, c.gaps)
-			}
-			return c.dirs[reassembly.ClientToServer].Bytes(), c.dirs[reassembly.ServerToClient].Bytes()
-		}
-	}
-	t.Fatalf("%s: no connection with data", rel)
+	t.Fatalf("%s: no connection carried data", rel)
 	return nil, nil
 }
 

@@ -1,15 +1,11 @@
 package tlshello
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/apiwatch/apiwatch/capture"
-	"github.com/apiwatch/apiwatch/internal/sharedpcaps"
+	"github.com/apiwatch/apiwatch/internal/teststreams"
 	"github.com/apiwatch/apiwatch/parse/reassembly"
 )
 
@@ -17,59 +13,13 @@ import (
 // (never copied into the repository), decoded with capture and reassembled
 // with parse/reassembly.
 
-type streamConn struct {
-	client bytes.Buffer
-	chunks []int // the length of each Data call
-}
-
-func (c *streamConn) Data(dir reassembly.Direction, data []byte, _ int64) {
-	if dir == reassembly.ClientToServer {
-		c.client.Write(data)
-		c.chunks = append(c.chunks, len(data))
-	}
-}
-func (c *streamConn) Gap(reassembly.Direction, int, int64) {}
-func (c *streamConn) Close(reassembly.CloseReason, int64)  {}
-
-type streamFactory struct{ conns []*streamConn }
-
-func (f *streamFactory) New(capture.Flow, int64) reassembly.Conn {
-	c := &streamConn{}
-	f.conns = append(f.conns, c)
-	return c
-}
-
-// clientStreams returns the client-to-server byte streams of the
-// connections of a shared capture that sent any.
-func clientStreams(t testing.TB, rel string) []*streamConn {
+// clientStreams returns the connections of a shared capture whose client
+// sent any bytes.
+func clientStreams(t testing.TB, rel string) []*teststreams.Conn {
 	t.Helper()
-	src, err := capture.OpenFile(filepath.Join(sharedpcaps.Root(t), rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dec := capture.NewDecoder(capture.DecoderConfig{})
-	var f streamFactory
-	asm := reassembly.New(reassembly.Config{}, &f)
-	var pkt capture.Packet
-	var last int64
-	for {
-		data, ci, err := src.ReadPacket()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", rel, err)
-		}
-		last = ci.Timestamp
-		if dec.Decode(data, ci.LinkType, ci.Timestamp, &pkt) == capture.ResultTCP {
-			asm.Packet(&pkt)
-		}
-	}
-	asm.CloseAll(last)
-	var out []*streamConn
-	for _, c := range f.conns {
-		if c.client.Len() > 0 {
+	var out []*teststreams.Conn
+	for _, c := range teststreams.Read(t, rel) {
+		if len(c.Client()) > 0 {
 			out = append(out, c)
 		}
 	}
@@ -127,7 +77,7 @@ func TestCorpus(t *testing.T) {
 			if len(streams) == 0 {
 				t.Fatal("no client stream")
 			}
-			b := streams[0].client.Bytes()
+			b := streams[0].Client()
 			end, nrec := helloEnd(b)
 			h := mustParse(t, b)
 			t.Logf("%d bytes, hello in %d bytes, %d records: SNI %q ALPN %q version %#x JA4 %s",
@@ -149,7 +99,7 @@ func TestCorpus(t *testing.T) {
 			var acc []byte
 			var h2 Hello
 			segs := 0
-			for _, n := range streams[0].chunks {
+			for _, n := range streams[0].Chunks[reassembly.ClientToServer] {
 				acc = b[:len(acc)+n]
 				segs++
 				err := Parse(acc, &h2)
