@@ -10,8 +10,10 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/apiwatch/apiwatch/capture"
+	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/normalize"
 	"github.com/apiwatch/apiwatch/parse/reassembly"
 )
 
@@ -132,6 +134,10 @@ func FuzzPipeline(f *testing.F) {
 		seg{3, opACK, "HTTP/1.1 302 Found\r\nLocation: /\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n"},
 		seg{1, opACK, "HTTP/1.1 200 OK\r\n\r\nclose-delimited body"},
 	))
+	f.Add(fuzzSeed(
+		seg{0, opACK, "POST /a\xff/login?k\xfe=v HTTP/1.1\r\nHost: h\xc0\r\nUser-Agent: \xed\xa0\x80\r\nContent-Type: application/json\r\nContent-Length: 30\r\n\r\n{\"user\xff\":\"a\",\"password\":\"b\"}"},
+		seg{1, opACK, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"k\xff\": 1 }"},
+	))
 	f.Add([]byte{0, 0, 3, 'G', 'E', 'T', 0, 0x80, 5, ' ', '/', ' ', 'H', 'T', 1, 10, 4, 'H', 'T', 'T', 'P'})
 
 	const bodyKeep = 1024
@@ -143,8 +149,14 @@ func FuzzPipeline(f *testing.F) {
 		cfg.Reassembly = reassembly.Config{MaxConns: 2, MaxBufferedBytes: 8 << 10, MaxConnBufferedBytes: 2 << 10}
 		cfg.Parse.HTTP = http1.Config{MaxHeaderBytes: 512, MaxHeaders: 8, BodyKeep: bodyKeep, MaxDecodedBytes: 4 << 10}
 		var seen uint64
+		norm := normalize.New(normalize.Config{})
 		h := parse.HandlerFunc(func(tx *parse.Transaction) {
 			seen++
+			// Whatever the traffic, its event must encode: hostile bytes
+			// must not turn into data loss downstream.
+			if _, err := event.Marshal(nil, norm.Event(tx)); err != nil {
+				t.Fatalf("event does not encode: %v", err)
+			}
 			if tx.Request == nil && tx.Response == nil {
 				t.Fatal("transaction with neither request nor response")
 			}

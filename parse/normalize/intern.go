@@ -3,6 +3,8 @@ package normalize
 import (
 	"hash/maphash"
 	"net/netip"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/parse/identity"
@@ -30,8 +32,8 @@ func (in *interner) bytes(b []byte) string {
 		in.strs = make(map[string]string)
 	}
 	s := string(b)
-	in.strs[s] = s
-	return s
+	in.strs[s] = text(s)
+	return in.strs[s]
 }
 
 func (in *interner) addr(a netip.Addr) string {
@@ -44,6 +46,23 @@ func (in *interner) addr(a netip.Addr) string {
 	s := a.String()
 	in.addrs[a] = s
 	return s
+}
+
+// text returns s as valid UTF-8. Protobuf strings must be: one hostile
+// byte in a header would otherwise make the whole event unencodable.
+func text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// texts applies text to every element of ss, in place.
+func texts(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = text(s)
+	}
+	return ss
 }
 
 // actorCache remembers the actor of an Authorization header value: a

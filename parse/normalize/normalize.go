@@ -102,7 +102,7 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	if t.TLS != nil {
 		e.Kind = event.Kind_KIND_TLS
 		e.RequestStartNs = t.TLSStart
-		e.Tls = &event.TLS{Sni: t.TLS.SNI[:min(len(t.TLS.SNI), maxSNI)], Alpn: append([]string(nil), t.TLS.ALPN...), Ja4: t.TLS.JA4, Version: uint32(t.TLS.Version)}
+		e.Tls = &event.TLS{Sni: text(t.TLS.SNI[:min(len(t.TLS.SNI), maxSNI)]), Alpn: texts(append([]string(nil), t.TLS.ALPN...)), Ja4: t.TLS.JA4, Version: uint32(t.TLS.Version)}
 		return e
 	}
 
@@ -184,21 +184,22 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.Template, n.params, shadow = n.templ.Template(r.Method, r.Host, path, n.params[:0])
 	n.key = append(append(append(append(append(n.key[:0], r.Method...), ' '), r.Host...), ' '), r.Template...)
 	r.Endpoint = n.intern.bytes(n.key)
+	r.Template = text(r.Template)
 	r.Shadow = shadow
 	r.FromSpec = n.cfg.Spec != nil && !shadow
-	r.Path = maskPath(path, n.params)
+	r.Path = text(maskPath(path, n.params))
 	if len(m.Body) > 0 {
-		r.BodyParams = n.an.ParamNames(m.Body, r.ContentType, nil)
+		r.BodyParams = texts(n.an.ParamNames(m.Body, r.ContentType, nil))
 		if n.reqs.analyze(r.Endpoint, m.DecodedLen, 0) {
 			n.analyze(m, r.ContentType)
 			r.Sensitive = sensitive(&n.counts)
 		}
 	}
 	if query != "" {
-		r.QueryParams = queryNames(query, nil)
+		r.QueryParams = texts(queryNames(query, nil))
 		n.query = append(append(n.query[:0], r.Path...), '?')
 		n.query = identity.RedactQuery(query, n.query)
-		r.Path = string(n.query)
+		r.Path = text(string(n.query))
 	}
 	return r
 }
@@ -224,7 +225,7 @@ func (n *Normalizer) objectIDs(req *http1.Message) []*event.ObjectID {
 	for i, o := range n.objs {
 		id := &n.objIDs[i]
 		id.Reset()
-		id.Param = o.Param
+		id.Param = text(o.Param)
 		if o.IsNumber {
 			n.nums[i].Number = o.Number
 			id.Value = &n.nums[i]
