@@ -2,8 +2,9 @@ package content
 
 import (
 	"bytes"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/apiwatch/apiwatch/parse/jsonstr"
 )
 
 // frame is one open JSON container.
@@ -372,76 +373,10 @@ func stringEnd(b []byte, i int) (end int, closed, esc bool) {
 // scanString scans a JSON string's content, unescaped first when needed.
 func (a *Analyzer) scanString(s []byte, esc bool, flags uint8) {
 	if esc {
-		a.buf = unescape(a.buf[:0], s)
+		a.buf = jsonstr.Unescape(a.buf[:0], s)
 		s = a.buf
 	}
 	a.scanValue(s, flags)
-}
-
-// unescape appends s with its JSON escapes decoded (leniently: a bad or cut
-// escape is kept as its characters).
-func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch c = s[i]; c {
-		case 'n':
-			dst = append(dst, '\n')
-		case 't':
-			dst = append(dst, '\t')
-		case 'r':
-			dst = append(dst, '\r')
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'u':
-			r, ok := hex4(s[i+1:])
-			if !ok {
-				dst = append(dst, 'u')
-				continue
-			}
-			i += 4
-			if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-				if r2, ok := hex4(s[i+3:]); ok {
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						r = d
-						i += 6
-					}
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[:4] {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	return r, true
 }
 
 // literal reports whether w is true, false or null (or, cut by the end of

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/jsonstr"
 )
 
 // Actor returns who sent req, by precedence:
@@ -423,7 +424,7 @@ func (r *Resolver) jwtActor(tok []byte) (Actor, bool) {
 			if len(raw) > len(ib) {
 				raw = raw[:len(ib)] // unescaping never lengthens
 			}
-			a.Issuer = r.intern(jsonUnescape(ib[:0], raw))
+			a.Issuer = r.intern(jsonstr.Unescape(ib[:0], raw))
 		} else {
 			a.Issuer = r.intern(iss.Val)
 		}
@@ -470,7 +471,7 @@ func (h *hasher) writeBytesOrUnescape(b []byte, esc bool) {
 				}
 			}
 		}
-		out := jsonUnescape(tmp[:0], b[:n])
+		out := jsonstr.Unescape(tmp[:0], b[:n])
 		m := copy(h.buf[:], out)
 		h.h.Write(h.buf[:m])
 		b = b[n:]

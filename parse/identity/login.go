@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/apiwatch/apiwatch/parse/http1"
+	"github.com/apiwatch/apiwatch/parse/jsonstr"
 )
 
 // Outcome is how a login attempt ended, as far as the response tells.
@@ -375,7 +376,7 @@ func (r *Resolver) userHashWith(h *hasher, u []byte, enc int) string {
 	case enc == encForm && needsDecode(u, true):
 		u = percentDecode(tmp[:0], u, true)
 	case enc == encJSON && bytes.IndexByte(u, '\\') >= 0:
-		u = jsonUnescape(tmp[:0], u)
+		u = jsonstr.Unescape(tmp[:0], u)
 	}
 	u = bytes.TrimSpace(u)
 	if len(u) == 0 {

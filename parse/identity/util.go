@@ -1,9 +1,5 @@
 package identity
 
-import (
-	"unicode/utf8"
-)
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func trimSpace(b []byte) []byte {
@@ -150,65 +146,6 @@ func inSet(k []byte, set []string) bool {
 		}
 	}
 	return false
-}
-
-// jsonUnescape appends the JSON string body raw (without quotes) to dst,
-// unescaped. Invalid escapes are kept as they are.
-func jsonUnescape(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' || i+1 >= len(raw) {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		switch raw[i] {
-		case '"', '\\', '/':
-			dst = append(dst, raw[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, n := hex4(raw[i+1:])
-			if n == 0 {
-				dst = append(dst, '\\', 'u')
-				continue
-			}
-			i += n
-			if r >= 0xD800 && r < 0xDC00 && i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-				if r2, n2 := hex4(raw[i+3:]); n2 > 0 && r2 >= 0xDC00 && r2 < 0xE000 {
-					r = (r-0xD800)<<10 | (r2 - 0xDC00) + 0x10000
-					i += 2 + n2
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			dst = append(dst, '\\', raw[i])
-		}
-	}
-	return dst
-}
-
-func hex4(b []byte) (rune, int) {
-	if len(b) < 4 {
-		return 0, 0
-	}
-	var r rune
-	for _, c := range b[:4] {
-		v, ok := unhex(c)
-		if !ok {
-			return 0, 0
-		}
-		r = r<<4 | rune(v)
-	}
-	return r, 4
 }
 
 // jsonMember is one object member found by jsonIter. For a string, Val is
