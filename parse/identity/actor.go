@@ -56,6 +56,12 @@ func (r *Resolver) Actor(req *http1.Message, clientIP netip.Addr) Actor {
 	return Actor{}
 }
 
+// fromAuthorization marks an actor the Authorization header alone decided.
+func fromAuthorization(a Actor) Actor {
+	a.FromAuthorization = true
+	return a
+}
+
 func (r *Resolver) actorFromHeaders(req *http1.Message) (Actor, bool) {
 	var basic []byte // Basic credentials, kept for rank 5
 	var digest []byte
@@ -72,18 +78,18 @@ func (r *Resolver) actorFromHeaders(req *http1.Message) (Actor, bool) {
 			// "Bearer", "Bearer null", "Bearer undefined": a client
 			// without credentials (SPAs send these); not an identity.
 		case creds == nil: // a bare credential without a scheme
-			return r.bearer(scheme), true
+			return fromAuthorization(r.bearer(scheme)), true
 		case eqFold(scheme, "Basic"):
 			basic = creds
 		case eqFold(scheme, "Digest"):
 			digest = creds
 		case eqFold(scheme, "AWS4-HMAC-SHA256"):
 			if id := awsKeyID(creds); len(id) > 0 {
-				return Actor{ID: r.Hash(DomainAPIKey, id), Kind: KindAPIKey}, true
+				return fromAuthorization(Actor{ID: r.Hash(DomainAPIKey, id), Kind: KindAPIKey}), true
 			}
-			return Actor{ID: r.Hash(DomainBearer, creds), Kind: KindBearer}, true
+			return fromAuthorization(Actor{ID: r.Hash(DomainBearer, creds), Kind: KindBearer}), true
 		default:
-			return r.bearer(creds), true
+			return fromAuthorization(r.bearer(creds)), true
 		}
 	}
 	for _, name := range r.apiKeyHeaders {

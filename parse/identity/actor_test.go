@@ -2,6 +2,7 @@ package identity
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -94,8 +95,19 @@ func TestActor(t *testing.T) {
 				c.want.ID = ipID
 			}
 			got := r.Actor(req("GET", c.target, "", c.hdrs...), ip)
+			// Which header decided is checked on its own below.
+			fromAuth := got.FromAuthorization
+			got.FromAuthorization = false
 			if got != c.want {
 				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+			hasAuth := slices.ContainsFunc(c.hdrs, func(h string) bool { return strings.EqualFold(h, "Authorization") })
+			switch got.Kind {
+			case KindClientIP, KindSessionCookie, KindBasic:
+				hasAuth = false // decided after the Authorization header, if any
+			}
+			if fromAuth && !hasAuth {
+				t.Errorf("FromAuthorization set for a %v actor the Authorization header did not decide", got.Kind)
 			}
 			if !isHash(got.ID) {
 				t.Errorf("ID %q is no hash", got.ID)

@@ -101,6 +101,10 @@ type Actor struct {
 	ID     string
 	Kind   Kind
 	Issuer string
+	// FromAuthorization reports that the Authorization header alone
+	// decided the actor: the same header value always gives the same
+	// Actor, so callers may cache it by that value.
+	FromAuthorization bool
 }
 
 // Resolver derives identities. It is safe for concurrent use.

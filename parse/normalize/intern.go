@@ -68,8 +68,9 @@ func texts(ss []string) []string {
 // actorCache remembers the actor of an Authorization header value: a
 // session sends the same token on every request, and decoding a JWT and
 // keying its hash costs more than the rest of the event. Only actors that
-// the Authorization header alone decides (JWT, bearer) are kept; the key is
-// a hash of the header, so no credential is stored.
+// the Authorization header alone decided are kept (not, say, the API key
+// behind a "Bearer null"); the key is a hash of the header, so no
+// credential is stored.
 type actorCache struct {
 	seed   maphash.Seed
 	actors map[uint64]identity.Actor
@@ -88,7 +89,7 @@ func (c *actorCache) actor(req *http1.Message, resolve func() identity.Actor) id
 		return a
 	}
 	a := resolve()
-	if a.Kind == identity.KindJWT || a.Kind == identity.KindBearer {
+	if a.FromAuthorization {
 		if len(c.actors) >= maxInterned {
 			clear(c.actors)
 		}

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"slices"
 	"strings"
@@ -101,5 +102,24 @@ func TestQuality(t *testing.T) {
 	want := []event.Quality{event.Quality_QUALITY_GAP, event.Quality_QUALITY_SMUGGLING, event.Quality_QUALITY_UNANSWERED}
 	if !slices.Equal(e.Quality, want) || e.Response != nil || e.LatencyNs != 0 {
 		t.Errorf("quality %v response %v latency %d", e.Quality, e.Response, e.LatencyNs)
+	}
+}
+
+// TestActorCacheKeepsOnlyAuthorizationActors: with a placeholder bearer
+// ("Bearer null", no credential), the actor comes from another header, so
+// the same Authorization value must not stand for one cached actor.
+func TestActorCacheKeepsOnlyAuthorizationActors(t *testing.T) {
+	n := New(Config{Identity: identity.New(identity.Config{Secret: []byte("k")})})
+	jwt := func(sub string) string {
+		return "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"idp","sub":"`+sub+`"}`)) + ".c2ln"
+	}
+	var ids []string
+	for _, sub := range []string{"alice", "bob"} {
+		req := msg(true, "GET /v1/me", "Host: api.example.com", "Authorization: Bearer null", "X-API-Key: "+jwt(sub))
+		e := n.Event(&parse.Transaction{Flow: testFlow, Request: req})
+		ids = append(ids, e.Actor.Id)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("two callers with different API keys got one actor %s", ids[0])
 	}
 }
