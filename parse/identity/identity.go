@@ -206,13 +206,6 @@ func (r *Resolver) Hash(domain string, value []byte) string {
 	return r.done(h)
 }
 
-// hashString is Hash for a string value.
-func (r *Resolver) hashString(domain, value string) string {
-	h := r.get(domain)
-	h.writeString(value)
-	return r.done(h)
-}
-
 // hasher is one HMAC with scratch space; pooled so that hashing allocates
 // only its result.
 type hasher struct {

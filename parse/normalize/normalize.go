@@ -71,6 +71,7 @@ type Normalizer struct {
 	nums     []event.ObjectID_Number
 	hashes   []event.ObjectID_Hash
 	params   []endpoint.Param
+	rawQuery string // the request's query, for objectIDs
 	ids      []identity.Param
 	objs     []identity.ObjectID
 	query    []byte
@@ -125,7 +126,7 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 		n.actor.Reset()
 		n.actor.Id, n.actor.Kind, n.actor.Issuer = a.ID, actorKinds[a.Kind], a.Issuer
 		e.Actor = &n.actor
-		e.ObjectIds = n.objectIDs(req)
+		e.ObjectIds = n.objectIDs()
 		if l := n.id.Login(req, resp, ""); l.IsLogin {
 			n.login.Reset()
 			n.login.UsernameHash, n.login.Outcome, n.login.Method = l.UsernameHash, outcomes[l.Outcome], l.Method
@@ -172,6 +173,7 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 	r.ContentType = n.mediaType(m.Header("Content-Type"))
 	r.UserAgent = n.intern.bytes(ua[:min(len(ua), maxUserAgent)])
 	path, query, _ := strings.Cut(string(m.Target), "?")
+	n.rawQuery = query
 	if i := strings.Index(path, "://"); i >= 0 { // absolute form: keep the path
 		path = path[i+3:]
 		if j := strings.IndexByte(path, '/'); j >= 0 {
@@ -205,14 +207,14 @@ func (n *Normalizer) request(m *http1.Message) *event.Request {
 }
 
 // objectIDs lists what the request touched: the template's parameters and
-// ID-like query parameters; numbers kept as numbers, the rest hashed.
-func (n *Normalizer) objectIDs(req *http1.Message) []*event.ObjectID {
+// ID-like query parameters (of the query request kept); numbers kept as
+// numbers, the rest hashed.
+func (n *Normalizer) objectIDs() []*event.ObjectID {
 	n.ids = n.ids[:0]
 	for _, p := range n.params {
 		n.ids = append(n.ids, identity.Param{Name: p.Name, Value: p.Value, Numeric: p.Type == endpoint.TypeInt})
 	}
-	_, query, _ := strings.Cut(string(req.Target), "?")
-	n.objs = n.id.ObjectIDs(n.ids, query, n.objs[:0])
+	n.objs = n.id.ObjectIDs(n.ids, n.rawQuery, n.objs[:0])
 	if len(n.objs) == 0 {
 		return nil
 	}
@@ -238,7 +240,7 @@ func (n *Normalizer) objectIDs(req *http1.Message) []*event.ObjectID {
 	return n.objPtrs
 }
 
-var actorKinds = map[identity.Kind]event.ActorKind{
+var actorKinds = [...]event.ActorKind{
 	identity.KindJWT:           event.ActorKind_ACTOR_KIND_JWT,
 	identity.KindBearer:        event.ActorKind_ACTOR_KIND_BEARER,
 	identity.KindAPIKey:        event.ActorKind_ACTOR_KIND_API_KEY,
@@ -247,7 +249,7 @@ var actorKinds = map[identity.Kind]event.ActorKind{
 	identity.KindClientIP:      event.ActorKind_ACTOR_KIND_CLIENT_IP,
 }
 
-var outcomes = map[identity.Outcome]event.LoginOutcome{
+var outcomes = [...]event.LoginOutcome{
 	identity.OutcomeUnknown: event.LoginOutcome_LOGIN_OUTCOME_UNKNOWN,
 	identity.OutcomeSuccess: event.LoginOutcome_LOGIN_OUTCOME_SUCCESS,
 	identity.OutcomeFailure: event.LoginOutcome_LOGIN_OUTCOME_FAILURE,

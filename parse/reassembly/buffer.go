@@ -17,8 +17,7 @@ type page struct {
 	buf  [pageSize]byte
 }
 
-func (p *page) end() uint32   { return p.seq + uint32(p.n) }
-func (p *page) bytes() []byte { return p.buf[:p.n] }
+func (p *page) end() uint32 { return p.seq + uint32(p.n) }
 
 // allocPage takes a page from the free list for c, keeping the memory
 // accounting and the list of connections holding buffers up to date.
