@@ -30,29 +30,7 @@ func (s *Stats) Add(o Stats) {
 	}
 }
 
-// Counters returns every counter with a stable name, for summaries and metrics.
-func (s *Stats) Counters() []Counter {
-	out := make([]Counter, len(statNames))
-	for i, p := range s.fields() {
-		out[i] = Counter{Name: statNames[i], Value: *p}
-	}
-	return out
-}
-
-// Counter is one named counter.
-type Counter struct {
-	Name  string
-	Value uint64
-}
-
-var statNames = []string{
-	"conns", "http_conns", "tunnel_conns", "not_http_conns", "empty_conns",
-	"requests", "responses", "interim_responses", "transactions",
-	"unanswered", "no_request", "queue_overflow",
-	"tx_with_gap", "tx_truncated", "tx_parse_error", "tx_smuggling", "tx_decode_error", "tx_body_capped", "tx_body_not_kept",
-	"gap_events", "tls_hellos", "tls_unparsed",
-}
-
+// fields lists every counter, for Add.
 func (s *Stats) fields() []*uint64 {
 	return []*uint64{
 		&s.Conns, &s.HTTPConns, &s.TunnelConns, &s.NotHTTPConns, &s.EmptyConns,
