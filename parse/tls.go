@@ -57,7 +57,7 @@ func (c *conn) tlsHello(dir reassembly.Direction, data []byte, ts int64) {
 		if dir == reassembly.ServerToClient {
 			tx.Flow = c.flow.Reverse()
 		}
-		tx.TLS, tx.TLSStart = &t.hello, c.helloStart
+		tx.TLS, tx.TLSStart, tx.Conn = &t.hello, c.helloStart, &c.state
 		t.out.Transaction(tx)
 		*tx = Transaction{}
 	case errors.Is(err, tlshello.ErrNeedMore) && room > len(data):

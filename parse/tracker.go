@@ -55,6 +55,7 @@ type Tracker struct {
 	freeConns    []*conn
 	freeTx       []*pendingTx
 	tx           Transaction // reused for every emitted transaction
+	connIDs      uint64      // ConnState IDs handed out
 	pendingBytes int64       // buffer bytes of the pending copies (PendingMemory)
 	helloBytes   int         // bytes of incomplete ClientHellos held (helloMemory)
 	hello        tlshello.Hello
@@ -98,6 +99,8 @@ func (t *Tracker) New(flow capture.Flow, ts int64) reassembly.Conn {
 		}
 	}
 	c.flow = flow
+	t.connIDs++
+	c.state.ID = t.connIDs
 	return c
 }
 
@@ -165,6 +168,7 @@ func (t *Tracker) putPending(p *pendingTx) {
 type conn struct {
 	t       *Tracker
 	flow    capture.Flow
+	state   ConnState
 	sides   [2]side
 	pending []*pendingTx // oldest first
 
@@ -362,7 +366,7 @@ func (c *conn) emit(req, resp *http1.Message, interim int, flags TxFlags, reqDir
 	if reqDir == reassembly.ServerToClient {
 		t.Flow = c.flow.Reverse()
 	}
-	t.Request, t.Response, t.Interim, t.Flags = req, resp, interim, flags
+	t.Request, t.Response, t.Interim, t.Flags, t.Conn = req, resp, interim, flags, &c.state
 	c.t.stats.count(t)
 	c.t.out.Transaction(t)
 	*t = Transaction{}

@@ -232,3 +232,40 @@ func TestTrackerMemoryBounded(t *testing.T) {
 	}
 	runtime.KeepAlive(open)
 }
+
+// TestConnState checks what handlers keep per-connection state by: one
+// ConnState per connection, with its Value, and a new ID when the Tracker
+// reuses it for another connection.
+func TestConnState(t *testing.T) {
+	type seen struct {
+		state *ConnState
+		id    uint64
+		value any
+	}
+	var got []seen
+	tr := NewTracker(Config{}, HandlerFunc(func(tx *Transaction) {
+		got = append(got, seen{tx.Conn, tx.Conn.ID, tx.Conn.Value})
+		tx.Conn.Value = tx.Conn.ID // what a handler would memoise
+	}))
+	exchange := "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+	for conn := range 2 {
+		c := tr.New(testFlow, int64(conn))
+		c.Data(reassembly.ClientToServer, []byte(exchange), 1)
+		c.Data(reassembly.ServerToClient, []byte("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"), 2)
+		c.Close(reassembly.CloseFIN, 3)
+	}
+	if len(got) != 4 {
+		t.Fatalf("got %d transactions, want 4", len(got))
+	}
+	first, second := got[0], got[2]
+	if first.state == nil || got[1].state != first.state || got[1].id != first.id || got[1].value != first.id {
+		t.Errorf("transactions of one connection: states %p/%p ids %d/%d, second saw value %v; want one state, one id, the first's value",
+			first.state, got[1].state, first.id, got[1].id, got[1].value)
+	}
+	if second.id == first.id {
+		t.Errorf("two connections share id %d", first.id)
+	}
+	if second.state == first.state && second.value != first.id {
+		t.Errorf("a reused state lost its Value: got %v, want %v (handlers reuse it)", second.value, first.id)
+	}
+}

@@ -42,6 +42,21 @@ type Transaction struct {
 	// before the final response.
 	Interim int
 	Flags   TxFlags
+	// Conn is the connection's state for the Handler: the same for every
+	// transaction of one connection. Nil outside a Tracker.
+	Conn *ConnState
+}
+
+// ConnState lets a Handler keep what is constant on a connection (resolved
+// addresses, the Host, the caller) instead of working it out for every
+// transaction. ID is unique among the connections of a Tracker. Value is the
+// Handler's: the Tracker reuses a ConnState for later connections without
+// clearing Value, so a Handler compares the ID it stored in Value with ID
+// before trusting it (and can reuse what Value points to without
+// allocating).
+type ConnState struct {
+	ID    uint64
+	Value any
 }
 
 // Gap reports whether bytes of either message were lost.

@@ -1,7 +1,7 @@
 package endpoint
 
 import (
-	"hash/maphash"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -109,7 +109,7 @@ type Stats struct {
 type Templater struct {
 	cfg   Config
 	spec  *Spec
-	seed  maphash.Seed
+	seed  uint64 // of the position and value hashes
 	stats Stats
 
 	segs   []string // raw segments of the current path
@@ -134,7 +134,7 @@ func New(cfg Config, spec *Spec) *Templater {
 	return &Templater{
 		cfg:     cfg,
 		spec:    spec,
-		seed:    maphash.MakeSeed(),
+		seed:    rand.Uint64(),
 		buf:     make([]byte, 0, 256),
 		intern:  make(map[string]string),
 		learned: make(map[uint64]struct{}),
@@ -324,7 +324,7 @@ func (t *Templater) infer(host string, segs []string, cut bool, params []Param) 
 	learn := t.cfg.LearnThreshold > 0
 	var h uint64
 	if learn {
-		h = maphash.String(t.seed, host)
+		h = hashAdd(t.seed, host)
 	}
 	for i, raw := range segs {
 		start := len(b)
@@ -350,7 +350,7 @@ func (t *Templater) infer(host string, segs []string, cut bool, params []Param) 
 			b = appendLiteral(b, dec)
 		}
 		if learn {
-			h = combine(h, maphash.Bytes(t.seed, b[start:]))
+			h = hashAdd(h, b[start:])
 		}
 	}
 	if cut {
@@ -373,9 +373,18 @@ func (t *Templater) infer(host string, segs []string, cut bool, params []Param) 
 	return s, params
 }
 
-func combine(h, v uint64) uint64 {
-	h ^= v + 0x9e3779b97f4a7c15 + h<<6 + h>>2
-	return h * 0xff51afd7ed558ccd
+// hashAdd continues the FNV-1a hash h over b. Position keys are the hash
+// of the host and the rendered template prefix, fed segment by segment
+// (each starts with '/', so the stream is unambiguous). FNV because the
+// inputs are a few bytes long, where maphash's per-call cost dominates; the
+// keys only index maps (which hash them again with their own seed), and the
+// random seed keeps crafted collisions out of reach.
+func hashAdd[T ~string | ~[]byte](h uint64, b T) uint64 {
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
+		h *= 0x100000001b3
+	}
+	return h
 }
 
 // learnAt counts val at the position whose rendered prefix hashes to key
@@ -388,7 +397,7 @@ func (t *Templater) learnAt(key uint64, val string) bool {
 	if c.full {
 		return false
 	}
-	vh := maphash.String(t.seed, val)
+	vh := hashAdd(t.seed, val)
 	for _, v := range c.vals {
 		if v == vh {
 			return false

@@ -19,13 +19,8 @@ func equalFoldBoth(b []byte, s string) bool {
 	}
 	for i := 0; i < len(b); i++ {
 		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
+		// Bytes that differ match only as the two cases of one letter.
+		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
 			return false
 		}
 	}

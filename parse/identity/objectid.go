@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 )
@@ -150,12 +149,13 @@ var idExactSet = func() map[string]struct{} {
 var idExclude = [...]string{"token", "secret", "pass", "sess", "sig", "nonce", "csrf", "xsrf", "key", "auth", "trace",
 	"span", "request", "correlation", "idempot", "callback", "redirect", "utm_", "version", "client"}
 
-var idExcludeB = func() [][]byte {
-	b := make([][]byte, len(idExclude))
-	for i, x := range idExclude {
-		b[i] = []byte(x)
+// idExcludeAt indexes idExclude by first byte, so a name is checked in one
+// pass instead of once per excluded word.
+var idExcludeAt = func() (t [256][]string) {
+	for _, x := range idExclude {
+		t[x[0]] = append(t[x[0]], x)
 	}
-	return b
+	return t
 }()
 
 var idSuffixes = [...]string{"_id", "-id", ".id", "_ids", "_uuid", "-uuid", "_guid", "_no", "_number"}
@@ -185,9 +185,11 @@ func IsIDParam(name string) bool {
 		lb[i] = lower(name[i])
 	}
 	l := lb[:len(name)]
-	for _, x := range idExcludeB {
-		if bytes.Contains(l, x) {
-			return false
+	for i, c := range l {
+		for _, x := range idExcludeAt[c] {
+			if len(l)-i >= len(x) && string(l[i:i+len(x)]) == x {
+				return false
+			}
 		}
 	}
 	if _, ok := idExactSet[string(l)]; ok {

@@ -20,8 +20,13 @@ func demoTransactions(tb testing.TB) []parse.Transaction {
 	}
 	defer src.Close()
 	var txs []parse.Transaction
+	conns := map[uint64]*parse.ConnState{} // by ID: the tracker reuses its own
 	h := parse.HandlerFunc(func(t *parse.Transaction) {
 		c := *t
+		if conns[t.Conn.ID] == nil {
+			conns[t.Conn.ID] = &parse.ConnState{ID: t.Conn.ID}
+		}
+		c.Conn = conns[t.Conn.ID]
 		if t.Request != nil {
 			c.Request = new(http1.Message)
 			t.Request.CopyTo(c.Request)

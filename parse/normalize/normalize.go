@@ -9,6 +9,7 @@ package normalize
 
 import (
 	"bytes"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -55,8 +56,9 @@ type Normalizer struct {
 	counts content.Counts
 	intern interner
 	cache  actorCache
-	sample sampler // response bodies
-	reqs   sampler // request bodies
+	loose  connMemo // for transactions without a connection
+	sample sampler  // response bodies
+	reqs   sampler  // request bodies
 	// The event's parts, reset and reused for every event.
 	flow     event.Flow
 	req      event.Request
@@ -94,12 +96,16 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	event.Stamp(e)
 	e.Kind = event.Kind_KIND_HTTP
 	e.SensorId = n.cfg.SensorID
-	e.Flow = n.flowOf(t)
+	memo := n.memo(t)
+	e.Flow = n.flowOf(t, memo)
 	client := t.Flow.SrcIP
 	if t.Request != nil {
 		client = n.id.ClientIP(t.Request, client)
 	}
-	e.ClientIp = n.intern.addr(client)
+	e.ClientIp = e.Flow.SrcIp
+	if client != t.Flow.SrcIP {
+		e.ClientIp = n.intern.addr(client)
+	}
 	if t.TLS != nil {
 		e.Kind = event.Kind_KIND_TLS
 		e.RequestStartNs = t.TLSStart
@@ -121,8 +127,8 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 		}
 	}
 	if req != nil {
-		e.Request = n.request(req)
-		a := n.cache.actor(req, func() identity.Actor { return n.id.Actor(req, client) })
+		e.Request = n.request(req, memo)
+		a := n.caller(req, client, memo)
 		n.actor.Reset()
 		n.actor.Id, n.actor.Kind, n.actor.Issuer = a.ID, actorKinds[a.Kind], a.Issuer
 		e.Actor = &n.actor
@@ -138,16 +144,21 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 		if e.Request != nil {
 			endpoint = e.Request.Endpoint
 		}
-		e.Response = n.response(resp, endpoint)
+		e.Response = n.response(resp, endpoint, memo)
 	}
 	e.Quality = quality(t, e.Quality)
 	return e
 }
 
-func (n *Normalizer) flowOf(t *parse.Transaction) *event.Flow {
+func (n *Normalizer) flowOf(t *parse.Transaction, memo *connMemo) *event.Flow {
 	f := &n.flow
 	f.Reset()
-	f.SrcIp, f.DstIp = n.intern.addr(t.Flow.SrcIP), n.intern.addr(t.Flow.DstIP)
+	if !memo.flowOK || memo.src != t.Flow.SrcIP || memo.dst != t.Flow.DstIP {
+		memo.src, memo.dst = t.Flow.SrcIP, t.Flow.DstIP
+		memo.srcS, memo.dstS = n.intern.addr(t.Flow.SrcIP), n.intern.addr(t.Flow.DstIP)
+		memo.flowOK = true
+	}
+	f.SrcIp, f.DstIp = memo.srcS, memo.dstS
 	f.SrcPort, f.DstPort, f.Vni = uint32(t.Flow.SrcPort), uint32(t.Flow.DstPort), t.Flow.VNI
 	if t.Flow.VLAN != [2]uint16{} {
 		f.Vlan = []uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
@@ -163,15 +174,19 @@ const maxSNI = 255
 // not a channel for whatever an attacker stuffs into headers.
 const maxUserAgent = 256
 
-func (n *Normalizer) request(m *http1.Message) *event.Request {
-	ua := m.Header("User-Agent")
+func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	r := &n.req
 	r.Reset()
-	r.Method = n.intern.bytes(m.Method)
-	r.Host = n.host(m)
+	r.Method = n.method(m.Method)
+	r.Host = n.host(m, &memo.host)
 	r.BodyBytes = m.DecodedLen
-	r.ContentType = n.mediaType(m.Header("Content-Type"))
-	r.UserAgent = n.intern.bytes(ua[:min(len(ua), maxUserAgent)])
+	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.reqCT)
+	ua := m.Header("User-Agent")
+	ua = ua[:min(len(ua), maxUserAgent)]
+	var ok bool
+	if r.UserAgent, ok = memo.ua.get(ua); !ok {
+		r.UserAgent = memo.ua.set(ua, n.intern.bytes(ua))
+	}
 	path, query, _ := strings.Cut(string(m.Target), "?")
 	n.rawQuery = query
 	if i := strings.Index(path, "://"); i >= 0 { // absolute form: keep the path
@@ -290,12 +305,31 @@ func queryNames(query string, dst []string) []string {
 	return dst
 }
 
-func (n *Normalizer) response(m *http1.Message, endpoint string) *event.Response {
+// caller returns the actor of req (sent from client): per connection, then
+// per Authorization value across connections, else resolved.
+func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMemo) identity.Actor {
+	resolve := func() identity.Actor { return n.id.Actor(req, client) }
+	auth := req.Header("Authorization")
+	if len(auth) == 0 {
+		return resolve()
+	}
+	key := n.cache.key(auth)
+	if memo.hasActor && memo.authKey == key {
+		return memo.actor
+	}
+	a := n.cache.actor(key, resolve)
+	if a.FromAuthorization {
+		memo.authKey, memo.actor, memo.hasActor = key, a, true
+	}
+	return a
+}
+
+func (n *Normalizer) response(m *http1.Message, endpoint string, memo *connMemo) *event.Response {
 	r := &n.resp
 	r.Reset()
 	r.Status = uint32(m.Status)
 	r.BodyBytes, r.WireBytes = m.DecodedLen, m.WireBodyLen
-	r.ContentType = n.mediaType(m.Header("Content-Type"))
+	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.respCT)
 	r.SetsCookie = m.Header("Set-Cookie") != nil
 	if len(m.Body) > 0 && n.sample.analyze(endpoint, m.DecodedLen, m.Status) {
 		r.BodyAnalyzed = true
@@ -330,23 +364,51 @@ func sensitive(c *content.Counts) []*event.SensitiveCount {
 	return out
 }
 
+// method returns the request method as a string; the common ones without
+// a lookup.
+func (n *Normalizer) method(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	case "PATCH":
+		return "PATCH"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return n.intern.bytes(b)
+}
+
 // host is the request's Host header, or the authority of an absolute-form
 // target, lower-cased.
-func (n *Normalizer) host(m *http1.Message) string {
+func (n *Normalizer) host(m *http1.Message, memo *memoText) string {
 	h := m.Header("Host")
 	if len(h) == 0 {
 		if _, rest, ok := bytes.Cut(m.Target, []byte("://")); ok {
 			h, _, _ = bytes.Cut(rest, []byte("/"))
 		}
 	}
-	return n.lower(bytes.TrimSpace(h))
+	if s, ok := memo.get(h); ok {
+		return s
+	}
+	return memo.set(h, n.lower(bytes.TrimSpace(h)))
 }
 
 // mediaType is the media type of a Content-Type value without parameters,
 // lower-cased: "Application/JSON; charset=utf-8" is "application/json".
-func (n *Normalizer) mediaType(v []byte) string {
+func (n *Normalizer) mediaType(v []byte, memo *memoText) string {
+	if s, ok := memo.get(v); ok {
+		return s
+	}
 	t, _, _ := bytes.Cut(v, []byte(";"))
-	return n.lower(bytes.TrimSpace(t))
+	return memo.set(v, n.lower(bytes.TrimSpace(t)))
 }
 
 // lower returns b lower-cased (ASCII), interned.
