@@ -105,7 +105,8 @@ func TestUsersFixture(t *testing.T) {
 	body := usersJSON(64 << 10)
 	a.Analyze(body, "application/json", true, &sh, &cs)
 	t.Logf("fields %q records %d counts %v", sh.Fields, sh.Records, cs)
-	if sh.Records < 100 || cs[Email] < 100 || cs[Phone] < 100 || cs[Email] > uint32(sh.Records) || cs[Card] != 0 || cs[SSN] != 0 {
+	// Every record is walked; the values of the first 16 KiB are scanned.
+	if sh.Records < 190 || cs[Email] < 40 || cs[Phone] < 40 || cs[Email] > uint32(sh.Records)/3 || cs[Card] != 0 || cs[SSN] != 0 {
 		t.Fatalf("records %d counts %v", sh.Records, cs)
 	}
 	if n := testing.AllocsPerRun(10, func() { a.Analyze(body, "application/json", true, &sh, &cs) }); n != 0 {

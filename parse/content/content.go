@@ -141,7 +141,16 @@ type Config struct {
 	// MaxDepth caps the JSON nesting walked for field paths; deeper values
 	// are still scanned for sensitive data. Default 16.
 	MaxDepth int
-	// MaxScanBytes caps the bytes examined per body; default 64 KiB.
+	// MaxWalkBytes caps the bytes of a JSON body walked for field paths
+	// and records; default 64 KiB.
+	MaxWalkBytes int
+	// MaxScanBytes caps the bytes per body whose values are scanned for
+	// sensitive data (and of form and other bodies, everything); default
+	// 16 KiB. Scanning costs several times what walking does, and the
+	// classes a list of records holds show in its first records: beyond
+	// that a large body is walked (for its fields and record count) but
+	// its values are not scanned, so its counts are those of the first
+	// MaxScanBytes.
 	MaxScanBytes int
 	// MaxCachedPaths caps the Analyzer's cache of field paths (shared
 	// across bodies so that warm calls do not allocate); when full it is
@@ -153,7 +162,8 @@ type Config struct {
 const (
 	DefaultMaxFields      = 256
 	DefaultMaxDepth       = 16
-	DefaultMaxScanBytes   = 64 << 10
+	DefaultMaxWalkBytes   = 64 << 10
+	DefaultMaxScanBytes   = 16 << 10
 	DefaultMaxCachedPaths = 8192
 
 	maxKeyLen = 64 // bytes of a key kept in a field path
@@ -226,6 +236,9 @@ func NewAnalyzer(cfg Config) *Analyzer {
 	if cfg.MaxDepth <= 0 {
 		cfg.MaxDepth = DefaultMaxDepth
 	}
+	if cfg.MaxWalkBytes <= 0 {
+		cfg.MaxWalkBytes = DefaultMaxWalkBytes
+	}
 	if cfg.MaxScanBytes <= 0 {
 		cfg.MaxScanBytes = DefaultMaxScanBytes
 	}
@@ -251,14 +264,18 @@ func NewAnalyzer(cfg Config) *Analyzer {
 func (a *Analyzer) Analyze(body []byte, contentType string, truncated bool, shape *Shape, counts *Counts) {
 	*counts = Counts{}
 	a.counts = counts
-	if len(body) > a.cfg.MaxScanBytes {
-		body = body[:a.cfg.MaxScanBytes]
-		truncated = true
-	}
 	a.begin(shape.Fields[:0])
 	*shape = Shape{Records: -1, Truncated: truncated}
-
-	switch f, seq := format(contentType, body); f {
+	f, seq := format(contentType, body)
+	limit := a.cfg.MaxScanBytes
+	if f == FormatJSON {
+		limit = a.cfg.MaxWalkBytes
+	}
+	if len(body) > limit {
+		body = body[:limit]
+		shape.Truncated = true
+	}
+	switch f {
 	case FormatJSON:
 		shape.Format = FormatJSON
 		if !a.walkJSON(body, seq, shape) {
@@ -293,8 +310,8 @@ func (a *Analyzer) Analyze(body []byte, contentType string, truncated bool, shap
 // order of appearance, at most Config.MaxFields, normalized like field
 // paths. Other bodies add nothing.
 func (a *Analyzer) ParamNames(body []byte, contentType string, dst []string) []string {
-	if len(body) > a.cfg.MaxScanBytes {
-		body = body[:a.cfg.MaxScanBytes]
+	if len(body) > a.cfg.MaxWalkBytes {
+		body = body[:a.cfg.MaxWalkBytes]
 	}
 	a.counts = &a.sink
 	a.begin(dst)

@@ -211,7 +211,13 @@ func TestShape(t *testing.T) {
 	f(Config{}, `{"data":[{"email":"jane@exa`, js, true, Shape{Fields: []string{"data", "data[].email"}, Records: 1, Truncated: true, Format: FormatJSON}, none)
 	f(Config{}, `{"a":tr`, js, true, Shape{Fields: []string{"a"}, Records: 1, Truncated: true, Format: FormatJSON}, none)
 	f(Config{}, `{"ke`, js, true, Shape{Records: 1, Truncated: true, Format: FormatJSON}, none)
-	f(Config{MaxScanBytes: 10}, `{"a":1,"b":2,"c":3}`, js, false, Shape{Fields: []string{"a", "b"}, Records: 1, Truncated: true, Format: FormatJSON}, none)
+	f(Config{MaxWalkBytes: 10}, `{"a":1,"b":2,"c":3}`, js, false, Shape{Fields: []string{"a", "b"}, Records: 1, Truncated: true, Format: FormatJSON}, none)
+	// Beyond MaxScanBytes a JSON body is walked (every field, every record)
+	// but its values are not scanned; other bodies end there.
+	f(Config{MaxScanBytes: 30}, `[{"email":"a@example.com"},{"email":"b@example.com"},{"email":"c@example.com","ssn":"x"}]`, js, false,
+		j(3, "[].email", "[].ssn"), c(Email, 1))
+	f(Config{MaxScanBytes: 12}, `{"a":1} x "b@c.com"`, js, false, Shape{Fields: []string{"a"}, Records: -1, Malformed: true, Format: FormatJSON}, none)
+	f(Config{MaxScanBytes: 10}, "<p>mail ops@example.com</p>", "text/html", false, Shape{Records: -1, Truncated: true, Format: FormatOther}, none)
 
 	// Bounds.
 	f(Config{MaxFields: 3}, `{"e":1,"d":2,"c":3,"b":4,"a":5,"a":6}`, js, false, Shape{Fields: []string{"c", "d", "e"}, FieldsDropped: 2, Records: 1, Format: FormatJSON}, none)

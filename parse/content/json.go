@@ -62,6 +62,7 @@ const (
 func (a *Analyzer) walkJSON(b []byte, seq bool, sh *Shape) bool {
 	b = bytes.TrimPrefix(b, bom)
 	n := len(b)
+	scanEnd := min(n, a.cfg.MaxScanBytes) // values starting before it are scanned
 	a.stack = a.stack[:0]
 	a.root.wrapperCount = -1
 	var flags uint8 // flags of the key whose value comes next
@@ -140,7 +141,9 @@ walk:
 				}
 			case c == '"':
 				j, closed, esc := stringEnd(b, i+1)
-				a.scanString(b[i+1:j], esc, flags)
+				if i < scanEnd {
+					a.scanString(b[i+1:j], esc, flags)
+				}
 				if !closed {
 					break walk
 				}
@@ -151,7 +154,9 @@ walk:
 				for j < n && numTab[b[j]] {
 					j++
 				}
-				a.scanValue(b[i:j], flags)
+				if i < scanEnd {
+					a.scanValue(b[i:j], flags)
+				}
 				i = j
 				st = stCommaOrClose
 			case c == 't' || c == 'f' || c == 'n':
@@ -237,7 +242,9 @@ walk:
 		if a.root.kind == rootScalar && a.root.values == 1 {
 			sh.Format = FormatOther // nothing JSON in it
 		}
-		a.scanText(b[i:])
+		if i < scanEnd {
+			a.scanText(b[i:scanEnd])
+		}
 		return false
 	}
 	switch {

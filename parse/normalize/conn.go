@@ -1,7 +1,7 @@
 package normalize
 
 import (
-	"bytes"
+	"hash/maphash"
 	"net/netip"
 
 	"github.com/apiwatch/apiwatch/parse"
@@ -29,35 +29,34 @@ type connMemo struct {
 	hasActor bool
 }
 
-// maxMemoBytes bounds the input a memoText keeps; longer inputs are not
-// memoised, so a connection's memo stays small whatever the headers hold.
-const maxMemoBytes = 256
+// memoSeed keys the hashes memoText compares.
+var memoSeed = maphash.MakeSeed()
 
-// memoText is a string derived from raw header bytes.
+// memoText is a string derived from raw header bytes, and the hash of those
+// bytes: comparing hashes spares the memo a copy of the input (one more
+// cache line per value) and bounds its size whatever the headers hold. The
+// seed is secret, so a client cannot craft a colliding value.
 type memoText struct {
-	raw []byte
+	key uint64
 	val string
 	ok  bool
 }
 
-// get returns the value when raw is the input it was derived from.
-func (m *memoText) get(raw []byte) (string, bool) {
-	return m.val, m.ok && bytes.Equal(m.raw, raw)
+// get returns the value when raw is the input it was derived from, and
+// raw's key for set.
+func (m *memoText) get(raw []byte) (string, uint64, bool) {
+	k := maphash.Bytes(memoSeed, raw)
+	return m.val, k, m.ok && m.key == k
 }
 
-// set remembers val as derived from raw and returns it.
-func (m *memoText) set(raw []byte, val string) string {
-	m.ok = len(raw) <= maxMemoBytes
-	if m.ok {
-		m.raw, m.val = append(m.raw[:0], raw...), val
-	}
+// set remembers val as derived from the input of key and returns it.
+func (m *memoText) set(key uint64, val string) string {
+	m.key, m.val, m.ok = key, val, true
 	return val
 }
 
 func (m *connMemo) reset(id uint64) {
-	*m = connMemo{id: id,
-		host: memoText{raw: m.host.raw[:0]}, ua: memoText{raw: m.ua.raw[:0]},
-		reqCT: memoText{raw: m.reqCT.raw[:0]}, respCT: memoText{raw: m.respCT.raw[:0]}}
+	*m = connMemo{id: id}
 }
 
 // memo returns the memo of t's connection, reset when it held another

@@ -183,9 +183,10 @@ func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.reqCT)
 	ua := m.Header("User-Agent")
 	ua = ua[:min(len(ua), maxUserAgent)]
+	var key uint64
 	var ok bool
-	if r.UserAgent, ok = memo.ua.get(ua); !ok {
-		r.UserAgent = memo.ua.set(ua, n.intern.bytes(ua))
+	if r.UserAgent, key, ok = memo.ua.get(ua); !ok {
+		r.UserAgent = memo.ua.set(key, n.intern.bytes(ua))
 	}
 	path, query, _ := strings.Cut(string(m.Target), "?")
 	n.rawQuery = query
@@ -395,20 +396,22 @@ func (n *Normalizer) host(m *http1.Message, memo *memoText) string {
 			h, _, _ = bytes.Cut(rest, []byte("/"))
 		}
 	}
-	if s, ok := memo.get(h); ok {
-		return s
+	s, key, ok := memo.get(h)
+	if !ok {
+		s = memo.set(key, n.lower(bytes.TrimSpace(h)))
 	}
-	return memo.set(h, n.lower(bytes.TrimSpace(h)))
+	return s
 }
 
 // mediaType is the media type of a Content-Type value without parameters,
 // lower-cased: "Application/JSON; charset=utf-8" is "application/json".
 func (n *Normalizer) mediaType(v []byte, memo *memoText) string {
-	if s, ok := memo.get(v); ok {
-		return s
+	s, key, ok := memo.get(v)
+	if !ok {
+		t, _, _ := bytes.Cut(v, []byte(";"))
+		s = memo.set(key, n.lower(bytes.TrimSpace(t)))
 	}
-	t, _, _ := bytes.Cut(v, []byte(";"))
-	return memo.set(v, n.lower(bytes.TrimSpace(t)))
+	return s
 }
 
 // lower returns b lower-cased (ASCII), interned.
