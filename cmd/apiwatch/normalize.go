@@ -34,7 +34,7 @@ func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.identity.APIKeyHeaders, "api-key-header", nil, "header carrying an API key (default: X-API-Key, Api-Key, X-Api-Token, X-Auth-Token, Apikey, X-Access-Token)")
 	f.StringSliceVar(&o.identity.APIKeyQueryParams, "api-key-param", nil, "query parameter carrying an API key (default: api_key, apikey, key, access_token, token)")
 	f.IntVar(&o.analyzeFirst, "analyze-first", 0, "analyse the bodies of every endpoint's first N responses (default 64)")
-	f.IntVar(&o.analyzeEvery, "analyze-every", 0, "then analyse 1 in N response bodies, plus any larger than before or of a new status class; 1 analyses all (default 16)")
+	f.IntVar(&o.analyzeEvery, "analyze-every", 0, "then analyse 1 in N response bodies, plus any larger than before, of a new status class, or a success for a caller without credentials; 1 analyses all (default 32)")
 	f.StringSliceVar(&o.identity.SessionCookies, "session-cookie", nil, "cookie naming a session, * wildcards (default: session, sessionid, sid, connect.sid, JSESSIONID, PHPSESSID, …)")
 }
 

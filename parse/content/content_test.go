@@ -2,6 +2,7 @@ package content
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -277,5 +278,43 @@ func TestClassString(t *testing.T) {
 	}
 	if NumClasses.String() != "unknown" {
 		t.Error("NumClasses.String()")
+	}
+}
+
+// TestStringEnd checks the word-at-a-time stringEnd against the plain loop
+// it replaces, on strings with quotes and backslashes everywhere.
+func TestStringEnd(t *testing.T) {
+	ref := func(b []byte, i int) (int, bool, bool) {
+		esc := false
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				return i, true, esc
+			case '\\':
+				esc = true
+				i++
+			}
+		}
+		return len(b), false, esc
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("ab\"\\\x00\xff\x22\x5c ")
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+			if r.IntN(3) > 0 {
+				b[i] = 'a' + byte(r.IntN(26))
+			}
+		}
+		start := 0
+		if len(b) > 0 {
+			start = r.IntN(len(b))
+		}
+		e1, c1, s1 := stringEnd(b, start)
+		e2, c2, s2 := ref(b, start)
+		if e1 != e2 || c1 != c2 || s1 != s2 {
+			t.Fatalf("stringEnd(%q, %d) = %d %v %v, want %d %v %v", b, start, e1, c1, s1, e2, c2, s2)
+		}
 	}
 }

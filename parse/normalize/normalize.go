@@ -144,7 +144,8 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 		if e.Request != nil {
 			endpoint = e.Request.Endpoint
 		}
-		e.Response = n.response(resp, endpoint, memo)
+		anonymous := e.Actor == nil || e.Actor.Kind == event.ActorKind_ACTOR_KIND_CLIENT_IP
+		e.Response = n.response(resp, endpoint, anonymous, memo)
 	}
 	e.Quality = quality(t, e.Quality)
 	return e
@@ -325,14 +326,19 @@ func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMem
 	return a
 }
 
-func (n *Normalizer) response(m *http1.Message, endpoint string, memo *connMemo) *event.Response {
+// response builds the response part. Its body is analysed when the sampler
+// says so, and always when it succeeded for a caller without credentials:
+// sensitive data served to anonymous callers is a finding of its own, and
+// such responses are rare.
+func (n *Normalizer) response(m *http1.Message, endpoint string, anonymous bool, memo *connMemo) *event.Response {
 	r := &n.resp
 	r.Reset()
 	r.Status = uint32(m.Status)
 	r.BodyBytes, r.WireBytes = m.DecodedLen, m.WireBodyLen
 	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.respCT)
 	r.SetsCookie = m.Header("Set-Cookie") != nil
-	if len(m.Body) > 0 && n.sample.analyze(endpoint, m.DecodedLen, m.Status) {
+	sampled := n.sample.analyze(endpoint, m.DecodedLen, m.Status)
+	if len(m.Body) > 0 && (sampled || anonymous && m.Status/100 == 2) {
 		r.BodyAnalyzed = true
 		n.analyze(m, r.ContentType)
 		sh := &n.evShape

@@ -6,11 +6,13 @@ const (
 	// so its fields, record counts and sensitive classes are learned before
 	// any sampling starts.
 	DefaultAnalyzeFirst = 64
-	// DefaultAnalyzeEvery: then 1 in 16. A leak that persists (a deploy
-	// that adds a field) shows within a few dozen responses; one-off
-	// anomalies are caught by the size and status rules instead. Analysing
-	// every body costs more CPU than all of the parsing (bench/compare.sh).
-	DefaultAnalyzeEvery = 16
+	// DefaultAnalyzeEvery: then 1 in 32. A leak that persists (a deploy
+	// that adds a field) shows within a hundred responses; one-off
+	// anomalies are caught by the size and status rules instead, and
+	// successful responses to callers without credentials are always
+	// analysed (normalize.go). Analysing every body costs more CPU than all
+	// of the parsing (bench/compare.sh).
+	DefaultAnalyzeEvery = 32
 )
 
 // maxSampled bounds the endpoints whose sampling state is kept; beyond it
