@@ -19,6 +19,7 @@ import (
 type analyzeOptions struct {
 	input      inputOptions
 	normalize  normalizeOptions
+	detect     detectOptions
 	events     string
 	cpuProfile string
 	parseOnly  bool
@@ -32,7 +33,9 @@ func newAnalyzeCmd() *cobra.Command {
 		Long: `Reads pcap, pcapng or gzip-compressed captures (several files are read in
 order as one continuous capture), or captures live from --iface, and reports
 what it found: packets, connections, HTTP transactions and every drop by
-reason. --events writes one API event per transaction (event/README.md).
+reason, then the findings of the detectors (enumeration, data exposure,
+credential stuffing; detect/README.md). --events writes one API event per
+transaction (event/README.md), --findings one finding per line.
 
   apiwatch analyze testdata/demo.pcap.gz
   apiwatch analyze --events events.jsonl capture-*.pcap
@@ -44,6 +47,7 @@ reason. --events writes one API event per transaction (event/README.md).
 	f := cmd.Flags()
 	o.input.addFlags(f)
 	o.normalize.addFlags(f)
+	o.detect.addFlags(f)
 	f.StringVar(&o.events, "events", "", "write one JSON API event per line to this `FILE` ('-' for stdout)")
 	f.BoolVar(&o.parseOnly, "parse-only", false, "stop after HTTP parsing: no API events (measures what normalization costs; not with --events)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with: go tool pprof FILE)")
@@ -58,6 +62,13 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 	case !o.parseOnly:
 		var err error
 		if ncfg, err = o.normalize.config(); err != nil {
+			return err
+		}
+	}
+	var det *detector
+	if !o.parseOnly {
+		var err error
+		if det, err = o.detect.open(); err != nil {
 			return err
 		}
 	}
@@ -76,7 +87,7 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		if o.parseOnly {
 			return parse.HandlerFunc(func(*parse.Transaction) {})
 		}
-		return &eventHandler{n: normalize.New(ncfg), out: events.buffer()}
+		return &eventHandler{n: normalize.New(ncfg), out: events.buffer(), det: det}
 	})
 	if err := closeEvents(); err != nil {
 		return err
@@ -86,6 +97,11 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		out = cmd.ErrOrStderr()
 	}
 	st.WriteSummary(out)
+	if det != nil {
+		if err := det.finish(&o.detect, out); err != nil {
+			return err
+		}
+	}
 	if runErr != nil && cmd.Context().Err() == nil {
 		return runErr
 	}
@@ -98,6 +114,7 @@ type eventHandler struct {
 	n   *normalize.Normalizer
 	out *eventBuffer         // nil without --events
 	inv *inventory.Inventory // nil unless building an inventory
+	det *detector            // nil without detection
 }
 
 func (h *eventHandler) Transaction(t *parse.Transaction) {
@@ -107,6 +124,9 @@ func (h *eventHandler) Transaction(t *parse.Transaction) {
 	}
 	if h.inv != nil {
 		h.inv.Add(e)
+	}
+	if h.det != nil {
+		h.det.process(e)
 	}
 }
 
