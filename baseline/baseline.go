@@ -36,12 +36,17 @@ type Config struct {
 	// MaxUsernames the login sources and usernames (least recently seen
 	// evicted). Defaults 20000, 20000, 20000.
 	MaxActors, MaxSources, MaxUsernames int
+	// MaxActorsTotal caps the actors (and sources, and usernames) kept over
+	// all endpoints: each endpoint's cap is its share of it, at least 64.
+	// Default 200000.
+	MaxActorsTotal int
 	// MaxExactObjects: an actor's distinct objects in a window are counted
 	// exactly up to this many, then estimated (HyperLogLog). Default 256.
 	MaxExactObjects int
 	// MaxOwners caps the object-ownership entries per endpoint (the actor
-	// an object was first served to). Default 100000.
-	MaxOwners int
+	// an object was first served to), MaxOwnersTotal all of them (shared
+	// like MaxActorsTotal). Defaults 100000 and 2000000.
+	MaxOwners, MaxOwnersTotal int
 	// MaxFields caps the distinct field paths remembered per endpoint.
 	// Default 1024.
 	MaxFields int
@@ -66,6 +71,8 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxUsernames, 20000)
 	def(&c.MaxExactObjects, 256)
 	def(&c.MaxOwners, 100000)
+	def(&c.MaxActorsTotal, 200000)
+	def(&c.MaxOwnersTotal, 2000000)
 	def(&c.MaxFields, 1024)
 	return c
 }

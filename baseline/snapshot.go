@@ -140,6 +140,7 @@ func (s *Store) restore(v *endpointSnapshot) error {
 		*s = d
 	}
 	s.endpoints.put(ep.Name, ep)
+	s.added(ep)
 	return nil
 }
 

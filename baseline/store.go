@@ -15,6 +15,7 @@ type Store struct {
 	endpoints twoGen[string, *Endpoint]
 	obs       Observation
 	seed      maphash.Seed
+	sizedFor  int // endpoints the caps were last shared among
 }
 
 // New returns an empty Store.
@@ -25,6 +26,44 @@ func New(cfg Config) *Store {
 
 // Config returns the Store's configuration, defaults applied.
 func (s *Store) Config() *Config { return &s.cfg }
+
+// minShare is the least any endpoint may keep of the shared caps.
+const minShare = 64
+
+// limits are one endpoint's caps.
+type limits struct{ actors, sources, usernames, owners int }
+
+// limitsFor shares MaxActorsTotal and MaxOwnersTotal among n endpoints.
+func (s *Store) limitsFor(n int) limits {
+	share := func(per, total int) int { return max(min(per, total/n), minShare) }
+	return limits{
+		actors: share(s.cfg.MaxActors, s.cfg.MaxActorsTotal), sources: share(s.cfg.MaxSources, s.cfg.MaxActorsTotal),
+		usernames: share(s.cfg.MaxUsernames, s.cfg.MaxActorsTotal), owners: share(s.cfg.MaxOwners, s.cfg.MaxOwnersTotal),
+	}
+}
+
+func (l limits) apply(ep *Endpoint) {
+	ep.actors.setLimit(l.actors)
+	ep.sources.setLimit(l.sources)
+	ep.usernames.setLimit(l.usernames)
+	ep.owners.setLimit(l.owners)
+}
+
+// added sets the caps of a new endpoint, so that memory stays bounded
+// however many endpoints appear. All endpoints' caps are recomputed when
+// their number has doubled or halved since the last time, so a churn of
+// endpoints at MaxEndpoints costs nothing; in between, the endpoints
+// together may hold up to twice the total caps.
+func (s *Store) added(ep *Endpoint) {
+	n := s.endpoints.len()
+	if s.sizedFor == 0 || n >= 2*s.sizedFor || 2*n <= s.sizedFor {
+		s.sizedFor = max(n, 1)
+		l := s.limitsFor(s.sizedFor)
+		s.Endpoints(l.apply)
+		return
+	}
+	s.limitsFor(s.sizedFor).apply(ep)
+}
 
 // Endpoint returns the baseline of an endpoint, nil when unknown.
 func (s *Store) Endpoint(name string) *Endpoint {
@@ -58,6 +97,7 @@ func (s *Store) Observe(e *event.APIEvent) *Observation {
 		ep = newEndpoint(e.Request.Endpoint, &s.cfg)
 		ep.First = now
 		s.endpoints.put(ep.Name, ep)
+		s.added(ep)
 	}
 	o := &s.obs
 	*o = Observation{Event: e, Endpoint: ep, Time: now, Learned: ep.Learned(&s.cfg), NewFields: o.NewFields[:0]}

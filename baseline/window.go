@@ -159,3 +159,7 @@ func (g *twoGen[K, V]) put(k K, v V) {
 }
 
 func (g *twoGen[K, V]) len() int { return len(g.cur) + len(g.old) }
+
+// setLimit changes the cap; a lower one takes effect over the next two
+// generations.
+func (g *twoGen[K, V]) setLimit(limit int) { g.half = max(limit/2, 1) }

@@ -281,22 +281,9 @@ func TestClassString(t *testing.T) {
 	}
 }
 
-// TestStringEnd checks the word-at-a-time stringEnd against the plain loop
-// it replaces, on strings with quotes and backslashes everywhere.
+// TestStringEnd checks the word-at-a-time stringEnd against the plain loop,
+// on strings with quotes and backslashes everywhere.
 func TestStringEnd(t *testing.T) {
-	ref := func(b []byte, i int) (int, bool, bool) {
-		esc := false
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				return i, true, esc
-			case '\\':
-				esc = true
-				i++
-			}
-		}
-		return len(b), false, esc
-	}
 	r := rand.New(rand.NewPCG(3, 4))
 	alphabet := []byte("ab\"\\\x00\xff\x22\x5c ")
 	for n := 0; n < 20000; n++ {
@@ -312,7 +299,7 @@ func TestStringEnd(t *testing.T) {
 			start = r.IntN(len(b))
 		}
 		e1, c1, s1 := stringEnd(b, start)
-		e2, c2, s2 := ref(b, start)
+		e2, c2, s2 := stringEndBytes(b, start, false)
 		if e1 != e2 || c1 != c2 || s1 != s2 {
 			t.Fatalf("stringEnd(%q, %d) = %d %v %v, want %d %v %v", b, start, e1, c1, s1, e2, c2, s2)
 		}

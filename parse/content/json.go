@@ -387,6 +387,11 @@ func stringEnd(b []byte, i int) (end int, closed, esc bool) {
 		esc = true
 		i += 2
 	}
+	return stringEndBytes(b, i, esc)
+}
+
+// stringEndBytes is stringEnd a byte at a time: for the last bytes.
+func stringEndBytes(b []byte, i int, esc bool) (end int, closed, _ bool) {
 	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
