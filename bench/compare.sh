@@ -12,8 +12,9 @@
 #   tcpdump -r FILE -w /dev/null         the floor: reading the file at all
 #   tshark ... -Y http -T fields          on a prefix only (tshark does ~2 MB/s)
 #   apiwatch analyze --parse-only FILE    one core, no API events: the parsing alone
-#   apiwatch analyze FILE                 with GOMAXPROCS=1 and 2 (the difference to the
-#                                         row above is what normalization costs)
+#   apiwatch analyze --no-detect FILE     one core, API events built but no detectors
+#                                         (the difference is what normalization costs)
+#   apiwatch analyze FILE                 everything, detectors included, GOMAXPROCS=1 and 2
 #
 # Environment:
 #   BENCH_SIZE=300MB         size of the generated capture
@@ -211,10 +212,12 @@ main() {
 		measure "apiwatch analyze --parse-only (GOMAXPROCS=1)" "$capture" apiwatch \
 			env GOMAXPROCS=1 "$apiwatch" analyze "${args[@]}" --parse-only "$capture"
 		parse_wall=$last_wall
+		measure "apiwatch analyze --no-detect (GOMAXPROCS=1)" "$capture" apiwatch \
+			env GOMAXPROCS=1 APIWATCH_SECRET=bench "$apiwatch" analyze "${args[@]}" --no-detect "$capture"
+		norm_wall=$last_wall
 		for procs in 1 2; do
 			measure "apiwatch analyze (GOMAXPROCS=$procs)" "$capture" apiwatch \
 				env GOMAXPROCS=$procs APIWATCH_SECRET=bench "$apiwatch" analyze "${args[@]}" "$capture"
-			if [ "$procs" = 1 ]; then norm_wall=$last_wall; fi
 		done
 		if [ -n "${parse_wall:-}" ] && [ -n "${norm_wall:-}" ]; then
 			notes+=("$(awk -v p="$parse_wall" -v n="$norm_wall" 'BEGIN{printf "# normalization into API events costs %.0f%% over parsing alone (one core: %.2f s vs %.2f s)", (p > 0 ? 100*(n-p)/p : 0), n, p}')")
