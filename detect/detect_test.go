@@ -169,3 +169,24 @@ func TestNewSensitiveClass(t *testing.T) {
 		t.Errorf("new field ssn not reported: %v", fs)
 	}
 }
+
+// FuzzProcess feeds whatever decodes as an event (hostile field values,
+// times going backwards, missing parts) to one Engine: it must not panic.
+func FuzzProcess(f *testing.F) {
+	for _, e := range append(benign(0, 2*time.Second), benchEvents(20)...) {
+		b, err := event.Marshal(nil, e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	d := New(Config{}, baseline.New(baseline.Config{MaxActorsTotal: 1000, MaxOwnersTotal: 1000, MaxEndpoints: 50}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e event.APIEvent
+		if event.Unmarshal(b, &e) != nil {
+			return
+		}
+		d.Process(&e)
+		d.Changed()
+	})
+}

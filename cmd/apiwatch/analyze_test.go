@@ -65,6 +65,10 @@ func TestAnalyzeDemo(t *testing.T) {
 			if !strings.Contains(out, "losses and drops: none") {
 				t.Errorf("summary reports losses on a clean capture:\n%s", out)
 			}
+			// Ordinary API use: the detectors must stay quiet.
+			if !strings.Contains(out, "\nfindings: none") {
+				t.Errorf("findings on benign traffic:\n%s", out)
+			}
 			if got := summaryCount(t, out, "transactions"); got != tr.Requests {
 				t.Errorf("summary: %d transactions, truth %d", got, tr.Requests)
 			}
