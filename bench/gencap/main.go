@@ -1,23 +1,25 @@
 // Command gencap synthesizes a pcap of realistic HTTP/1.1 JSON API traffic,
 // many clients against a few API servers, for apiwatch's benchmarks, tests
 // and demo. The output is deterministic for a given -seed, and comes with a
-// FILE.truth.json sidecar counting what was written.
+// FILE.truth.json sidecar counting what was written and, for the actor
+// scenarios, labeling attacks and heavy users. The generator itself is
+// internal/trafficgen, for tests to call.
 //
 //	go run ./bench/gencap -o bench/out/bench.pcap -size 300MB
 //	go run ./bench/gencap -seed 1 -size 2MB -o testdata/demo.pcap.gz
+//	go run ./bench/gencap -scenario attacks -duration 12m -o bench/out/attacks.pcap.gz
 package main
 
 import (
-	"compress/gzip"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apiwatch/apiwatch/internal/trafficgen"
 )
 
 func main() {
@@ -27,27 +29,35 @@ func main() {
 	}
 }
 
+// normalOnly are the flags only the "normal" scenario reads; -duration is
+// the one only the actor scenarios read.
+var normalOnly = []string{"size", "conns", "clients", "pipeline"}
+
 func run(args []string) error {
-	cfg := defaultConfig()
+	cfg := trafficgen.DefaultConfig()
 	fs := flag.NewFlagSet("gencap", flag.ContinueOnError)
 	out := fs.String("o", "", "output pcap file; gzip-compressed when it ends in .gz (required)")
-	size := fs.String("size", "300MB", "stop once the pcap (before gzip) reaches this size; open connections then finish (KB, MB, GB)")
+	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "traffic mix: "+strings.Join(trafficgen.Scenarios(), ", "))
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: the same seed and flags give the same file")
-	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "connections open at once (default: scales with -size, 16 to 500)")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second across all connections (default: 4 per connection)")
-	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "distinct client hosts (actors)")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "requests per second over the capture (default: normal 4 per connection, others 30)")
 	fs.Float64Var(&cfg.IPv6, "ipv6", cfg.IPv6, "fraction of clients on IPv6")
 	fs.Float64Var(&cfg.VLAN, "vlan", cfg.VLAN, "fraction of connections 802.1Q-tagged")
-	fs.Float64Var(&cfg.Pipeline, "pipeline", cfg.Pipeline, "fraction of connections that pipeline requests")
 	fs.BoolVar(&cfg.Nanos, "nanos", false, "nanosecond timestamps (default microsecond)")
-	fs.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "traffic mix: "+scenarioNames())
 	start := fs.String("start", cfg.Start.Format(time.RFC3339), "capture time of the first packet (RFC 3339)")
+	size := fs.String("size", "300MB", "normal: stop once the pcap (before gzip) reaches this size; open connections then finish (KB, MB, GB)")
+	fs.IntVar(&cfg.Conns, "conns", cfg.Conns, "normal: connections open at once (default: scales with -size, 16 to 500)")
+	fs.IntVar(&cfg.Clients, "clients", cfg.Clients, "normal: distinct client hosts (actors)")
+	fs.Float64Var(&cfg.Pipeline, "pipeline", cfg.Pipeline, "normal: fraction of connections that pipeline requests")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "benign, attacks: capture time the traffic spans")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("need -o FILE and no arguments")
+	}
+	if err := checkFlags(fs, cfg.Scenario); err != nil {
+		return err
 	}
 	var err error
 	if cfg.Size, err = parseSize(*size); err != nil {
@@ -58,14 +68,11 @@ func run(args []string) error {
 	}
 
 	began := time.Now()
-	truth, err := writeCapture(cfg, *out)
+	truth, err := trafficgen.WriteFiles(*out, cfg)
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(began)
-	if err := writeTruth(*out+".truth.json", truth); err != nil {
-		return err
-	}
 	fi, err := os.Stat(*out)
 	if err != nil {
 		return err
@@ -73,40 +80,30 @@ func run(args []string) error {
 	fmt.Printf("gencap: wrote %s: %d bytes on disk, %d bytes of pcap, %d packets, %d connections, %d requests, %d responses (%d chunked, %d gzip, %d pipelined requests) in %.1fs (%.0f MB/s of pcap)\n",
 		*out, fi.Size(), truth.PcapBytes, truth.Packets, truth.Connections, truth.Requests, truth.Responses,
 		truth.Chunked, truth.Gzip, truth.PipelinedRequests, elapsed.Seconds(), float64(truth.PcapBytes)/1e6/elapsed.Seconds())
+	if truth.Episodes != nil {
+		span := truth.LastPacket.Sub(truth.FirstPacket)
+		fmt.Printf("gencap: %s of capture time, %.0f requests/s, %d attack episodes, %d heavy users\n",
+			span.Round(time.Second), float64(truth.Requests)/span.Seconds(), len(truth.Episodes), len(truth.HeavyUsers))
+	}
 	fmt.Printf("gencap: ground truth in %s.truth.json\n", *out)
 	return nil
 }
 
-func writeCapture(cfg Config, name string) (*Truth, error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var w io.Writer = f
-	var zw *gzip.Writer
-	if strings.HasSuffix(name, ".gz") {
-		zw = gzip.NewWriter(f)
-		w = zw
-	}
-	truth, err := generate(cfg, w)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return nil, err
+// checkFlags refuses flags the scenario would ignore, so that -size with
+// an actor scenario does not silently give a capture of another size.
+func checkFlags(fs *flag.FlagSet, scenario string) error {
+	var ignored []string
+	fs.Visit(func(f *flag.Flag) {
+		normal := slices.Contains(normalOnly, f.Name)
+		if normal && scenario != "normal" || f.Name == "duration" && scenario == "normal" {
+			ignored = append(ignored, "-"+f.Name)
 		}
+	})
+	if len(ignored) > 0 {
+		return fmt.Errorf("scenario %q does not use %s (-size, -conns, -clients and -pipeline are for normal, -duration for the others)",
+			scenario, strings.Join(ignored, ", "))
 	}
-	return truth, f.Close()
-}
-
-func writeTruth(name string, t *Truth) error {
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(name, append(b, '\n'), 0o644)
+	return nil
 }
 
 // parseSize reads sizes like 300MB, 2MB, 512KB, 1GB or a plain byte count;
@@ -128,13 +125,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want e.g. 300MB)", s)
 	}
 	return int64(n * float64(mult)), nil
-}
-
-func scenarioNames() string {
-	names := make([]string, 0, len(scenarios))
-	for n := range scenarios {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }

@@ -1,4 +1,4 @@
-package main
+package trafficgen
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package main
+package trafficgen
 
 import (
 	"math/rand/v2"
@@ -52,51 +52,75 @@ type request struct {
 	setCookie string
 	proc      int64 // server think time, ns
 	requestID string
+	label     *label // the episode or heavy user this request belongs to, if any
 
 	scratchReq, scratchResp jsonBuf // reused per-request buffers
 }
 
-// scenario decides what each connection asks for. "normal" is ordinary API
-// use; attack scenarios (enumeration, credential stuffing, scraping) are meant
-// to be added as further implementations that take over some clients.
-type scenario interface {
-	next(g *generator, c *conn, q *request, idempotentOnly bool)
+// begin resets q for a new exchange, a 200 after 1–25 ms of server time
+// unless the scenario says otherwise, and returns its emptied request and
+// response body buffers.
+func (q *request) begin(r *rand.Rand) (rb, wb jsonBuf) {
+	q.body, q.ifNoneMatch, q.etag, q.location, q.setCookie = nil, "", "", "", ""
+	q.resp = body{}
+	q.headOnly = false
+	q.label = nil
+	q.proc = ms(r, 1, 25)
+	q.status = 200
+	q.requestID = uuidOf(r)
+	return q.scratchReq[:0], q.scratchResp[:0]
 }
 
-var scenarios = map[string]func() scenario{
-	"normal": func() scenario { return normalMix{} },
+// settle makes q's parts agree with its status: only a 200 carries a
+// pooled body or an ETag, only a 2xx a Location. rb and wb are the request
+// and response bodies the scenario wrote.
+func (q *request) settle(rb, wb jsonBuf) {
+	if q.status != 200 {
+		q.resp = body{}
+	}
+	if q.status/100 != 2 {
+		q.location = ""
+	}
+	if q.resp.plain == nil && q.status != 204 && q.status != 304 {
+		q.resp.plain = wb
+	}
+	if q.status != 200 && q.status != 304 {
+		q.etag = ""
+	}
+	if len(rb) > 0 {
+		q.body = rb
+	}
+	q.scratchReq, q.scratchResp = rb, wb
 }
 
-type normalMix struct{}
-
-// endpoint kinds of the normal mix, with their weights.
-const (
-	epUserGet = iota
-	epUserList
-	epUserCreate
-	epUserUpdate
-	epUserDelete
-	epOrderGet
-	epOrderItems
-	epOrderItemAdd
-	epProductList
-	epProductGet
-	epSearch
-	epLogin
-	epMe
-	epHealth
-	epExport
-	numEndpoints
-)
-
-var endpointWeights = [numEndpoints]int{
-	epUserGet: 1900, epUserList: 400, epUserCreate: 200, epUserUpdate: 300, epUserDelete: 100,
-	epOrderGet: 800, epOrderItems: 800, epOrderItemAdd: 300, epProductList: 1000, epProductGet: 1200,
-	epSearch: 400, epLogin: 400, epMe: 600, epHealth: 200, epExport: 5,
+// errorBody replaces wb with the error document the API sends for status,
+// and leaves it alone for a status that is no error.
+func errorBody(wb jsonBuf, status int, requestID string) jsonBuf {
+	switch status {
+	case 401:
+		return wb[:0].apiError("unauthorized", "Missing or invalid bearer token.", requestID)
+	case 403:
+		return wb[:0].apiError("forbidden", "You do not have access to this resource.", requestID)
+	case 404:
+		return wb[:0].apiError("not_found", "The requested resource does not exist.", requestID)
+	case 500:
+		return wb[:0].apiError("internal", "An unexpected error occurred.", requestID)
+	}
+	return wb
 }
 
-var idempotent = [numEndpoints]bool{epUserGet: true, epUserList: true, epOrderGet: true, epOrderItems: true,
-	epProductList: true, epProductGet: true, epSearch: true, epMe: true, epHealth: true, epExport: true}
+// loginAnswer appends a successful login's body, handing out token, and
+// returns the session id the server also sets as a cookie.
+func loginAnswer(wb jsonBuf, r *rand.Rand, token string) (jsonBuf, string) {
+	wb = append(wb, '{')
+	wb = wb.kstr("access_token", token).kstr("token_type", "Bearer").kint("expires_in", 3600)
+	wb = append(wb.kstr("refresh_token", randToken(r, 40)), '}')
+	return wb, randToken(r, 32)
+}
+
+func sessionCookie(session string) string {
+	return "session=" + session + "; Path=/; HttpOnly; Secure; SameSite=Lax"
+}
 
 func weighted(r *rand.Rand, weights []int) int {
 	total := 0
@@ -117,162 +141,6 @@ func ms(r *rand.Rand, lo, hi float64) int64 {
 	return int64((lo + (hi-lo)*r.Float64()) * float64(time.Millisecond))
 }
 
-func (normalMix) next(g *generator, c *conn, q *request, idempotentOnly bool) {
-	r := g.r
-	ep := weighted(r, endpointWeights[:])
-	for idempotentOnly && !idempotent[ep] {
-		ep = weighted(r, endpointWeights[:])
-	}
-	q.body, q.ifNoneMatch, q.etag, q.location, q.setCookie = nil, "", "", "", ""
-	q.resp = body{}
-	q.headOnly = false
-	q.proc = ms(r, 1, 25)
-	q.status = 200
-	q.requestID = uuidOf(r)
-	rb, wb := q.scratchReq[:0], q.scratchResp[:0]
-	userID := 1 + r.IntN(100000)
-
-	switch ep {
-	case epUserGet:
-		q.method, q.template, q.path = "GET", "/api/v1/users/{id}", "/api/v1/users/"+strconv.Itoa(userID)
-		q.etag = `W/"` + strconv.FormatUint(uint64(r.Uint32()), 16) + `"`
-		if c.client.ua.browser && r.IntN(5) == 0 {
-			q.ifNoneMatch = q.etag
-			if r.IntN(2) == 0 {
-				q.status = 304
-			}
-		}
-		if q.status == 200 && r.IntN(20) == 0 {
-			q.status = 404
-		}
-		wb = wb.user(r, userID)
-	case epUserList:
-		page := 1 + r.IntN(40)
-		q.method, q.template, q.path = "GET", "/api/v1/users", "/api/v1/users?page="+strconv.Itoa(page)+"&limit=50"
-		q.resp = pick(r, g.pool.userPages)
-		q.proc = ms(r, 5, 60)
-	case epUserCreate:
-		q.method, q.template, q.path = "POST", "/api/v1/users", "/api/v1/users"
-		rb = rb.user(r, 0)
-		q.status = 201
-		q.location = "/api/v1/users/" + strconv.Itoa(userID)
-		wb = wb.user(r, userID)
-	case epUserUpdate:
-		q.method, q.template, q.path = "PUT", "/api/v1/users/{id}", "/api/v1/users/"+strconv.Itoa(userID)
-		rb = rb.user(r, userID)
-		if r.IntN(20) == 0 {
-			q.status = 404
-		}
-		wb = wb.user(r, userID)
-	case epUserDelete:
-		q.method, q.template, q.path = "DELETE", "/api/v1/users/{id}", "/api/v1/users/"+strconv.Itoa(userID)
-		q.status = 204
-		if r.IntN(10) == 0 {
-			q.status = 404
-		}
-	case epOrderGet, epOrderItems, epOrderItemAdd:
-		id := uuidOf(r)
-		q.method, q.template, q.path = "GET", "/api/v1/orders/{uuid}", "/api/v1/orders/"+id
-		switch ep {
-		case epOrderGet:
-			wb = wb.order(r, id)
-		case epOrderItems:
-			q.template, q.path = q.template+"/items", q.path+"/items"
-			q.resp = pick(r, g.pool.orderItems)
-		case epOrderItemAdd:
-			q.method, q.template, q.path = "POST", q.template+"/items", q.path+"/items"
-			rb = append(rb, '{')
-			rb = append(rb.kint("product_id", 1+r.IntN(200000)).kint("quantity", 1+r.IntN(3)), '}')
-			q.status = 201
-			wb = wb.orderItem(r, 1+r.IntN(1000000))
-		}
-		if r.IntN(25) == 0 {
-			q.status = 404
-		}
-	case epProductList:
-		page := 1 + r.IntN(200)
-		q.method, q.template, q.path = "GET", "/api/v2/products", "/api/v2/products?page="+strconv.Itoa(page)+"&limit=50"
-		q.resp = pick(r, g.pool.productPages)
-	case epProductGet:
-		id := 1 + r.IntN(200000)
-		q.method, q.template, q.path = "GET", "/api/v2/products/{id}", "/api/v2/products/"+strconv.Itoa(id)
-		if r.IntN(30) == 0 {
-			q.status = 404
-		}
-		wb = wb.product(r, id)
-	case epSearch:
-		q.method, q.template, q.path = "GET", "/api/v2/search", "/api/v2/search?q="+pick(r, searchTerms)+"&page=1"
-		q.resp = pick(r, g.pool.productPages)
-		q.proc = ms(r, 20, 150)
-	case epLogin:
-		q.method, q.template, q.path = "POST", "/auth/login", "/auth/login"
-		user := asciiLower(pick(r, firstNames)) + "." + asciiLower(pick(r, lastNames)) + "@" + pick(r, emailDomains)
-		rb = append(rb, '{')
-		rb = append(rb.kstr("username", user).kstr("password", randToken(r, 12)), '}')
-		q.proc = ms(r, 60, 250) // password hashing is deliberately slow
-		if r.IntN(5) == 0 {
-			q.status = 401
-			wb = wb.apiError("invalid_credentials", "Invalid username or password.", q.requestID)
-		} else {
-			wb = append(wb, '{')
-			wb = wb.kstr("access_token", jwt(r, userID)).kstr("token_type", "Bearer").kint("expires_in", 3600)
-			wb = append(wb.kstr("refresh_token", randToken(r, 40)), '}')
-			q.setCookie = "session=" + randToken(r, 32) + "; Path=/; HttpOnly; Secure; SameSite=Lax"
-		}
-	case epMe:
-		q.method, q.template, q.path = "GET", "/api/v1/me", "/api/v1/me"
-		wb = wb.user(r, c.client.userID)
-	case epHealth:
-		q.method, q.template, q.path = "HEAD", "/api/v1/health", "/api/v1/health"
-		q.headOnly = true
-		q.proc = ms(r, 0.1, 1)
-		wb = append(wb, `{"status":"ok"}`...)
-	case epExport:
-		q.method, q.template, q.path = "GET", "/api/v1/export/customers", "/api/v1/export/customers?format=json"
-		q.resp = pick(r, g.pool.exports)
-		q.proc = ms(r, 300, 1500)
-	}
-
-	// Authorization failures apply to everything but login and health.
-	if ep != epLogin && ep != epHealth {
-		switch {
-		case c.client.token == "":
-			q.status = 401
-		case r.IntN(70) == 0:
-			q.status = 403
-		case r.IntN(200) == 0:
-			q.status = 500
-			q.proc = ms(r, 100, 3000)
-		}
-	}
-	switch q.status {
-	case 401:
-		wb = wb[:0].apiError("unauthorized", "Missing or invalid bearer token.", q.requestID)
-	case 403:
-		wb = wb[:0].apiError("forbidden", "You do not have access to this resource.", q.requestID)
-	case 404:
-		wb = wb[:0].apiError("not_found", "The requested resource does not exist.", q.requestID)
-	case 500:
-		wb = wb[:0].apiError("internal", "An unexpected error occurred.", q.requestID)
-	}
-	if q.status != 200 || ep == epUserCreate || ep == epOrderItemAdd {
-		q.resp = body{}
-	}
-	if q.status/100 != 2 {
-		q.location = ""
-	}
-	if q.resp.plain == nil && q.status != 204 && q.status != 304 {
-		q.resp.plain = wb
-	}
-	if q.status != 200 && q.status != 304 {
-		q.etag = ""
-	}
-	if len(rb) > 0 {
-		q.body = rb
-	}
-	q.scratchReq, q.scratchResp = rb, wb
-}
-
 func (g *generator) appendRequest(b []byte, c *conn, q *request) []byte {
 	cl := c.client
 	b = append(b, q.method...)
@@ -285,6 +153,11 @@ func (g *generator) appendRequest(b []byte, c *conn, q *request) []byte {
 	if cl.token != "" && q.template != "/auth/login" {
 		b = append(b, "Authorization: Bearer "...)
 		b = append(b, cl.token...)
+		b = append(b, "\r\n"...)
+	}
+	if cl.apiKey != "" {
+		b = append(b, "X-API-Key: "...)
+		b = append(b, cl.apiKey...)
 		b = append(b, "\r\n"...)
 	}
 	if cl.ua.browser {
@@ -326,7 +199,7 @@ func (g *generator) appendRequest(b []byte, c *conn, q *request) []byte {
 var chunkSizes = []int{1024, 2048, 4096, 8192, 16384, 0}
 
 func (g *generator) appendResponse(b []byte, c *conn, q *request, now int64) []byte {
-	r := g.r
+	r := c.r
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(q.status), 10)
 	b = append(b, ' ')

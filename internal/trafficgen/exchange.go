@@ -1,4 +1,4 @@
-package main
+package trafficgen
 
 import (
 	"cmp"
@@ -38,7 +38,7 @@ func (g *generator) run() error {
 		heap.Pop(&g.active)
 		g.free = append(g.free, c)
 		if !g.stopping {
-			g.startConn(t + int64(g.r.ExpFloat64()*float64(g.meanThink())/10))
+			g.scenario.closed(g, c, t)
 		}
 	}
 	return nil
@@ -50,19 +50,15 @@ func (g *generator) emit(c *conn, s *seg) error {
 		buf = c.cbuf
 	}
 	frame := c.frame(g.frame, s, buf[s.off:s.off+s.n])
-	t := s.t
-	if !g.cfg.Nanos {
-		t = t / 1000 * 1000
-	}
-	ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, t), CaptureLength: len(frame), Length: len(frame)}
+	ci := gopacket.CaptureInfo{Timestamp: g.captureTime(s.t), CaptureLength: len(frame), Length: len(frame)}
 	if err := g.out.WritePacket(ci, frame); err != nil {
 		return err
 	}
 	tr := &g.truth
 	if tr.Packets == 0 {
-		tr.FirstPacket = ci.Timestamp.UTC()
+		tr.FirstPacket = ci.Timestamp
 	}
-	tr.LastPacket = ci.Timestamp.UTC()
+	tr.LastPacket = ci.Timestamp
 	tr.Packets++
 	tr.PcapBytes += 16 + int64(len(frame))
 	if s.fromClient {
@@ -73,7 +69,7 @@ func (g *generator) emit(c *conn, s *seg) error {
 	g.pending -= frameSize(c, s)
 	// Counting what is already planned keeps the overshoot to the closing
 	// handshakes, however many exchanges are in flight.
-	if tr.PcapBytes+g.pending >= g.cfg.Size {
+	if tr.PcapBytes+g.pending >= g.limit || s.t >= g.end {
 		g.stopping = true
 	}
 	return nil
@@ -84,26 +80,17 @@ func (g *generator) emit(c *conn, s *seg) error {
 func (g *generator) plan(c *conn, last int64) bool {
 	c.segs, c.next = c.segs[:0], 0
 	c.cbuf, c.sbuf = c.cbuf[:0], c.sbuf[:0]
-	switch {
-	case c.state == stClosed:
+	if c.state == stClosed {
 		return false
-	case c.requestsLeft == 0 || g.stopping:
-		// An idle keep-alive connection, closed by the client.
-		g.clientClose(c, last+g.think())
-	case c.state == stNew:
-		// The first request follows the handshake at once.
+	}
+	if t, ok := g.scenario.schedule(g, c, last); ok {
 		c.state = stOpen
-		g.exchange(c, last+int64(g.r.IntN(200_000)))
-	default:
-		g.exchange(c, last+g.think())
+		g.exchange(c, t)
+	} else {
+		g.clientClose(c, t)
 	}
 	slices.SortStableFunc(c.segs, func(a, b seg) int { return cmp.Compare(a.t, b.t) })
 	return true
-}
-
-func (g *generator) think() int64 {
-	mean := float64(g.meanThink())
-	return int64(min(g.r.ExpFloat64(), 8) * mean)
 }
 
 func (c *conn) add(s seg) {
@@ -142,7 +129,7 @@ func (g *generator) handshake(c *conn, t int64) {
 // exchange plans one batch of requests (one, or several when pipelining) and
 // their responses, with the ACKs each side sends.
 func (g *generator) exchange(c *conn, t int64) {
-	r := g.r
+	r := c.r
 	k := 1
 	if c.pipelined && c.requestsLeft > 1 {
 		k = min(c.requestsLeft, 2+r.IntN(3), len(g.reqs))
@@ -155,9 +142,10 @@ func (g *generator) exchange(c *conn, t int64) {
 	closing := c.requestsLeft == 0 && r.IntN(3) == 0
 	for i := range k {
 		q := &g.reqs[i]
-		g.scenario.next(g, c, q, k > 1)
+		g.scenario.next(g, c, q, t, k > 1)
 		q.close = closing && i == k-1
 		c.cbuf = g.appendRequest(c.cbuf, c, q)
+		g.note(q, c, t)
 	}
 
 	// Pipelined requests leave together, so they may share segments.

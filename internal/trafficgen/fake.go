@@ -1,4 +1,4 @@
-package main
+package trafficgen
 
 import (
 	"encoding/base64"
@@ -184,26 +184,38 @@ func (b jsonBuf) orderItem(r *rand.Rand, id int) jsonBuf {
 	return append(b, '}')
 }
 
-func (b jsonBuf) order(r *rand.Rand, id string) jsonBuf {
+func (b jsonBuf) order(r *rand.Rand, id string, userID int) jsonBuf {
 	b = append(b, '{')
-	b = b.kstr("id", id).kint("user_id", 1+r.IntN(100000)).kstr("status", pick(r, orderStatus))
+	b = b.kstr("id", id).kint("user_id", userID).kstr("status", pick(r, orderStatus))
 	b = b.money("total", r, 200000).kint("items_count", 1+r.IntN(12))
 	b = b.address(r).kstr("created_at", timestamp(r))
 	return append(b, '}')
 }
 
 // page wraps records in the envelope most paginated JSON APIs use.
-func (b jsonBuf) page(r *rand.Rand, n, page int, next string, record func(jsonBuf, int) jsonBuf) jsonBuf {
+func (b jsonBuf) page(r *rand.Rand, n, page, limit int, next string, record func(jsonBuf, int) jsonBuf) jsonBuf {
 	b = append(b, `{"data":[`...)
 	for i := range n {
 		b = record(b.elem(), 1+r.IntN(500000)+i)
 	}
 	b = append(b, ']')
-	b = b.kint("page", page).kint("limit", 50).kint("total", 5000+r.IntN(200000))
+	b = b.kint("page", page).kint("limit", limit).kint("total", 5000+r.IntN(200000))
 	if next != "" {
 		b = b.kstr("next", next)
 	}
 	return append(b, '}')
+}
+
+// with adds k: v to the object b ends with.
+func (b jsonBuf) with(k, v string) jsonBuf {
+	return append(b[:len(b)-1].kstr(k, v), '}')
+}
+
+// addItem writes a request adding product to an order, and its answer.
+func addItem(rb, wb jsonBuf, r *rand.Rand, product int) (jsonBuf, jsonBuf) {
+	rb = append(rb, '{')
+	rb = append(rb.kint("product_id", product).kint("quantity", 1+r.IntN(3)), '}')
+	return rb, wb.orderItem(r, 1+r.IntN(1000000))
 }
 
 func (b jsonBuf) apiError(code, msg, requestID string) jsonBuf {
@@ -227,6 +239,11 @@ func jwt(r *rand.Rand, sub int) string {
 		sig[i] = byte(r.Uint32())
 	}
 	return header + "." + b64.EncodeToString(claims) + "." + b64.EncodeToString(sig)
+}
+
+// gaID is a Google Analytics client id, as browsers send in the _ga cookie.
+func gaID(r *rand.Rand) string {
+	return strconv.Itoa(100000000+r.IntN(900000000)) + "." + strconv.Itoa(1700000000+r.IntN(30000000))
 }
 
 func randToken(r *rand.Rand, n int) string {

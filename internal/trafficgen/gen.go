@@ -1,14 +1,16 @@
-package main
+package trafficgen
 
 import (
 	"bufio"
 	"container/heap"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/netip"
-	"strconv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -16,30 +18,43 @@ import (
 )
 
 // Config says what to generate. The zero value is not useful: start from
-// defaultConfig.
+// DefaultConfig.
 type Config struct {
 	Seed     uint64
-	Size     int64   // target capture size in bytes (pcap, before any gzip)
-	Conns    int     // connections open at once; 0 scales with Size (16 to 500)
-	Rate     float64 // requests per second, all connections together; 0: 4 per connection
+	Scenario string // one of Scenarios()
+	Start    time.Time
 	Nanos    bool    // nanosecond timestamps (default microsecond)
-	Clients  int     // distinct client hosts
 	IPv6     float64 // fraction of clients on IPv6
 	VLAN     float64 // fraction of connections seen 802.1Q-tagged
+	// Rate is requests per second over the whole capture. 0 picks the
+	// scenario's default: 4 per connection for "normal", 30 for the actor
+	// scenarios.
+	Rate float64
+
+	// The "normal" scenario runs until the capture reaches Size.
+	Size     int64   // target capture size in bytes (pcap, before any gzip)
+	Conns    int     // connections open at once; 0 scales with Size (16 to 500)
+	Clients  int     // distinct client hosts
 	Pipeline float64 // fraction of connections that pipeline requests
-	Scenario string
-	Start    time.Time
+
+	// The actor scenarios ("benign", "attacks") run for Duration of
+	// capture time.
+	Duration time.Duration
 }
 
-func defaultConfig() Config {
+// DefaultConfig is the "normal" scenario at 300 MB, with the actor
+// scenarios' duration at 12 minutes.
+func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Size: 300 << 20, Clients: 2000,
 		IPv6: 0.1, VLAN: 0.1, Pipeline: 0.1, Scenario: "normal",
-		Start: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		Start:    time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		Duration: 12 * time.Minute,
 	}
 }
 
-// Truth is what the generator wrote, for tests to compare a parser against.
+// Truth is what the generator wrote, for tests to compare a parser and the
+// detectors against.
 type Truth struct {
 	Generator          string         `json:"generator"`
 	Seed               uint64         `json:"seed"`
@@ -57,22 +72,21 @@ type Truth struct {
 	PipelinedRequests  int            `json:"pipelined_requests"` // requests sent in batches of 2 or more
 	Methods            map[string]int `json:"methods"`
 	Statuses           map[string]int `json:"statuses"`
-	Endpoints          map[string]int `json:"endpoints"`
+	Endpoints          map[string]int `json:"endpoints"` // "GET /api/v1/orders/{uuid}": requests
 	Chunked            int            `json:"chunked_responses"`
 	Gzip               int            `json:"gzip_responses"`
 	NoBody             int            `json:"bodyless_responses"` // HEAD, 204, 304
 	ClientPayloadBytes int64          `json:"client_payload_bytes"`
 	ServerPayloadBytes int64          `json:"server_payload_bytes"`
 
+	// The actor scenarios label what a detector should and should not
+	// flag; "normal" has none of these, and its sidecar none of the keys.
+	LearningEnd time.Time `json:"learning_end,omitzero"` // no episode starts before
+	Episodes    []Label   `json:"episodes,omitzero"`
+	HeavyUsers  []Label   `json:"heavy_users,omitzero"`
+
 	// PerConn lists every connection, for the test; too long for the sidecar.
 	PerConn []ConnTruth `json:"-"`
-}
-
-// ConnTruth is one connection as the client saw it.
-type ConnTruth struct {
-	Client, Server string // ip:port
-	VLAN           uint16
-	Requests       int
 }
 
 // seg is one planned TCP segment; its payload is a slice of the connection's
@@ -112,8 +126,9 @@ type client struct {
 	ttl      uint8
 	ua       uaProfile
 	userID   int
-	token    string // empty: anonymous, gets 401s
-	session  string
+	token    string // bearer JWT; empty: none
+	session  string // session cookie (browsers only); empty: none
+	apiKey   string // X-API-Key; empty: none
 	gaID     string
 }
 
@@ -130,6 +145,8 @@ type conn struct {
 	state          connState
 	client         *client
 	server         *server
+	actor          *actor     // nil in the "normal" scenario
+	r              *rand.Rand // draws everything about this connection
 	cli, srv       side
 	v6             bool
 	vlan           uint16
@@ -170,48 +187,43 @@ type generator struct {
 	scenario scenario
 	pool     *bodyPool
 	servers  []server
-	clients  []client
 	active   connHeap
 	free     []*conn // finished connections, reused for their buffers
 	reqs     [4]request
 	out      *pcapgo.Writer
 	frame    []byte
 	truth    Truth
+	labels   []*label
 	stopping bool
-	pending  int64 // pcap bytes planned but not yet written
-	nextID   int
+	// Generation stops starting requests once the pcap reaches limit
+	// bytes or capture time reaches end, whichever the scenario uses.
+	limit, end int64
+	pending    int64 // pcap bytes planned but not yet written
+	nextID     int
 }
 
-// generate writes a pcap of cfg's traffic to w and returns what it wrote.
-func generate(cfg Config, w io.Writer) (*Truth, error) {
+// Generate writes a pcap of cfg's traffic to w and returns what it wrote.
+func Generate(w io.Writer, cfg Config) (*Truth, error) {
 	newScenario, ok := scenarios[cfg.Scenario]
 	if !ok {
-		return nil, fmt.Errorf("unknown scenario %q", cfg.Scenario)
+		return nil, fmt.Errorf("unknown scenario %q (want one of %s)", cfg.Scenario, strings.Join(Scenarios(), ", "))
 	}
-	if cfg.Size <= 0 || cfg.Conns < 0 || cfg.Rate < 0 || cfg.Clients <= 0 {
-		return nil, fmt.Errorf("size and clients must be positive, conns and rate not negative")
-	}
-	// A small capture with hundreds of connections would be all handshakes:
-	// scale concurrency with size, keeping each connection's mean think time
-	// at 250 ms unless a rate is given.
-	if cfg.Conns == 0 {
-		cfg.Conns = int(min(max(cfg.Size/(512<<10), 16), 500))
-	}
-	if cfg.Rate == 0 {
-		cfg.Rate = 4 * float64(cfg.Conns)
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
 	g := &generator{
-		cfg:      cfg,
-		r:        rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		scenario: newScenario(),
-		frame:    make([]byte, 0, maxFrameLen),
+		cfg:   cfg,
+		r:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		frame: make([]byte, 0, maxFrameLen),
+		limit: math.MaxInt64, end: math.MaxInt64,
 		truth: Truth{
 			Generator: "gencap", Seed: cfg.Seed, Scenario: cfg.Scenario,
 			Methods: map[string]int{}, Statuses: map[string]int{}, Endpoints: map[string]int{},
 		},
 	}
-	if cfg.Nanos {
+	var err error
+	if g.scenario, err = newScenario(g); err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	if g.cfg.Nanos {
 		g.out = pcapgo.NewWriterNanos(bw)
 	} else {
 		g.out = pcapgo.NewWriter(bw)
@@ -221,31 +233,24 @@ func generate(cfg Config, w io.Writer) (*Truth, error) {
 	}
 	g.truth.PcapBytes = 24
 	g.pool = newBodyPool(g.r)
-	g.makeHosts()
-
-	// Stagger the first connections over one mean think time, so the capture
-	// does not open with a burst of SYNs.
-	start := cfg.Start.UnixNano()
-	spread := g.meanThink()
-	for range cfg.Conns {
-		g.startConn(start + g.r.Int64N(spread+1))
-	}
+	g.makeServers()
+	g.scenario.open(g)
 	if err := g.run(); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
+	g.labelTruth()
 	return &g.truth, nil
 }
 
-// meanThink is the pause between two exchanges of one connection that gives
-// cfg.Rate requests per second over cfg.Conns connections.
-func (g *generator) meanThink() int64 {
-	return int64(float64(g.cfg.Conns) / g.cfg.Rate * 1e9)
+// Scenarios names the traffic mixes Generate knows.
+func Scenarios() []string {
+	return slices.Sorted(maps.Keys(scenarios))
 }
 
-func (g *generator) makeHosts() {
+func (g *generator) makeServers() {
 	g.servers = []server{
 		{name: "api.example.com", software: "nginx/1.24.0", port: 80},
 		{name: "api.example.com", software: "nginx/1.24.0", port: 80},
@@ -258,37 +263,21 @@ func (g *generator) makeHosts() {
 		s.ip4 = ipv4(10, 0, 0, byte(10+i))
 		s.ip6 = ipv6(0xfd00, 0, 0, 1, uint16(0x10+i))
 	}
-	r := g.r
-	weights := make([]int, len(uaProfiles))
-	for i, p := range uaProfiles {
+}
+
+// uaOf picks a client's user agent and the TTL its operating system
+// starts from.
+func uaOf(r *rand.Rand, profiles []uaProfile) (uaProfile, uint8) {
+	weights := make([]int, len(profiles))
+	for i, p := range profiles {
 		weights[i] = p.weight
 	}
-	g.clients = make([]client, g.cfg.Clients)
-	for i := range g.clients {
-		c := &g.clients[i]
-		c.v6 = r.Float64() < g.cfg.IPv6
-		if c.v6 {
-			c.ip = ipv6(0xfd00, 0x20, 0, uint16(i>>16), uint16(i))
-		} else {
-			c.ip = ipv4(10, 20+byte(i/(254*256)), byte(i/254), byte(1+i%254))
-		}
-		c.nextPort = uint16(32768 + r.IntN(28000))
-		c.ua = uaProfiles[weighted(r, weights)]
-		c.ttl = 64 - uint8(2+r.IntN(10))
-		if c.ua.name == "browser" {
-			c.ttl = 128 - uint8(2+r.IntN(10)) // Windows
-		}
-		c.userID = 1 + r.IntN(100000)
-		if r.IntN(25) > 0 {
-			c.token = jwt(r, c.userID)
-		}
-		if c.ua.browser {
-			c.gaID = strconv.Itoa(100000000+r.IntN(900000000)) + "." + strconv.Itoa(1700000000+r.IntN(30000000))
-			if c.token != "" {
-				c.session = randToken(r, 32)
-			}
-		}
+	ua := profiles[weighted(r, weights)]
+	ttl := 64 - uint8(2+r.IntN(10))
+	if ua.name == "browser" {
+		ttl = 128 - uint8(2+r.IntN(10)) // Windows
 	}
+	return ua, ttl
 }
 
 func ipv4(a, b, c, d byte) (ip [16]byte) {
@@ -309,8 +298,9 @@ func ipv6(words ...uint16) (ip [16]byte) {
 	return ip
 }
 
-func (g *generator) startConn(t int64) {
-	r := g.r
+// newConn readies a connection from cl to srv, its TCP particulars drawn
+// from r; the caller sets how many requests it carries, then launches it.
+func (g *generator) newConn(cl *client, srv *server, r *rand.Rand) *conn {
 	var c *conn
 	if n := len(g.free); n > 0 {
 		c, g.free = g.free[n-1], g.free[:n-1]
@@ -320,8 +310,7 @@ func (g *generator) startConn(t int64) {
 	}
 	c.id = g.nextID
 	g.nextID++
-	cl := &g.clients[r.IntN(len(g.clients))]
-	c.client, c.server = cl, &g.servers[r.IntN(len(g.servers))]
+	c.client, c.server, c.r = cl, srv, r
 	c.v6 = cl.v6
 	c.cli = side{ip: cl.ip, port: cl.nextPort, ttl: cl.ttl, ipID: uint16(r.Uint32()),
 		window: uint16(500 + r.IntN(1500)), tsOffset: r.Uint32(), nextSeq: r.Uint32()}
@@ -343,12 +332,11 @@ func (g *generator) startConn(t int64) {
 	mbps := 20 + r.Float64()*480
 	c.srvGap = int64(float64(mtu*8) / mbps * 1e3)
 	c.cliGap = c.srvGap * 2
-	c.requestsLeft = 1
-	if r.IntN(10) >= 3 {
-		c.requestsLeft = min(50, 2+int(r.ExpFloat64()*8))
-	}
-	c.pipelined = r.Float64() < g.cfg.Pipeline
+	return c
+}
 
+// launch counts c and plans its handshake at t.
+func (g *generator) launch(c *conn, t int64) {
 	g.truth.Connections++
 	if c.v6 {
 		g.truth.IPv6Connections++
@@ -368,4 +356,12 @@ func (g *generator) startConn(t int64) {
 
 func addrPort(ip [16]byte, port uint16) string {
 	return netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), port).String()
+}
+
+// captureTime is t as the pcap records it.
+func (g *generator) captureTime(t int64) time.Time {
+	if !g.cfg.Nanos {
+		t = t / 1000 * 1000
+	}
+	return time.Unix(0, t).UTC()
 }
