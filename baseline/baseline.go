@@ -107,6 +107,9 @@ type Endpoint struct {
 	// usernames one source tried.
 	Logins, LoginFailures uint64
 	SourceUsernames       *ddsketch.DDSketch
+	// WindowFailureRatios sketches the failure ratio of past login windows
+	// (×1, in [0,1]).
+	WindowFailureRatios *ddsketch.DDSketch
 	// LoginWindow is the endpoint's current login window (all sources).
 	LoginWindow LoginWindow
 
@@ -120,16 +123,36 @@ type Endpoint struct {
 type LoginWindow struct {
 	Start              int64
 	Attempts, Failures uint64
-	Sources            map[string]uint32 // attempts per source
+	// Sources holds attempts and failures per source (at most the
+	// endpoint's source cap; later sources are counted in the totals only).
+	Sources map[string]*SourceCount
+	// FewSources are the sources with at most FewAttempts attempts in the
+	// window, and FewFailures their failures: a distributed attack is many
+	// of those, whatever one noisy source adds.
+	FewSources, FewFailures uint64
+	// Flagged is set by a detector: the window is not learned from.
+	Flagged bool
 }
+
+// SourceCount is one source's logins in a LoginWindow.
+type SourceCount struct{ Attempts, Failures uint32 }
+
+// FewAttempts is the most attempts a source may make in a login window and
+// still count among LoginWindow.FewSources.
+const FewAttempts = 5
 
 // Learned reports whether the endpoint's learning period is over.
 func (ep *Endpoint) Learned(cfg *Config) bool {
 	return ep.Events >= uint64(cfg.LearnEvents) && time.Duration(ep.Last-ep.First) >= cfg.LearnDuration
 }
 
-// FailureRatio is the endpoint's login failure ratio so far.
+// FailureRatio is the endpoint's usual login failure ratio: the median
+// over its past windows (with at least 10 attempts, not flagged by a
+// detector), or over all its logins while it has no such window.
 func (ep *Endpoint) FailureRatio() float64 {
+	if ep.WindowFailureRatios != nil && !ep.WindowFailureRatios.IsEmpty() {
+		return Quantile(ep.WindowFailureRatios, 0.5)
+	}
 	if ep.Logins == 0 {
 		return 0
 	}
@@ -167,7 +190,7 @@ func newEndpoint(name string, cfg *Config) *Endpoint {
 	return &Endpoint{
 		Name: name, Latency: newSketch(), Bytes: newSketch(), Records: newSketch(),
 		ActorObjects: newSketch(), ActorRecords: newSketch(), ActorBytes: newSketch(),
-		SourceUsernames: newSketch(), Fields: make(map[string]uint64),
+		SourceUsernames: newSketch(), WindowFailureRatios: newSketch(), Fields: make(map[string]uint64),
 		actors:    newTwoGen[string, *Actor](cfg.MaxActors),
 		sources:   newTwoGen[string, *Source](cfg.MaxSources),
 		usernames: newTwoGen[string, *Username](cfg.MaxUsernames),

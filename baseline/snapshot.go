@@ -149,6 +149,6 @@ func (ep *Endpoint) sketches() map[string]**ddsketch.DDSketch {
 	return map[string]**ddsketch.DDSketch{
 		"latency_ms": &ep.Latency, "bytes": &ep.Bytes, "records": &ep.Records,
 		"actor_objects": &ep.ActorObjects, "actor_records": &ep.ActorRecords, "actor_bytes": &ep.ActorBytes,
-		"source_usernames": &ep.SourceUsernames,
+		"source_usernames": &ep.SourceUsernames, "window_failure_ratios": &ep.WindowFailureRatios,
 	}
 }

@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"hash/maphash"
+	"slices"
 	"time"
 
 	"github.com/apiwatch/apiwatch/event"
@@ -258,17 +259,7 @@ func (s *Store) observeLogin(o *Observation, ep *Endpoint, e *event.APIEvent, no
 	if failed {
 		ep.LoginFailures++
 	}
-	w := &ep.LoginWindow
-	if now-w.Start >= int64(s.cfg.Window) || w.Sources == nil {
-		*w = LoginWindow{Start: now, Sources: make(map[string]uint32)}
-	}
-	w.Attempts++
-	if failed {
-		w.Failures++
-	}
-	if len(w.Sources) < s.cfg.MaxSources {
-		w.Sources[e.ClientIp]++
-	}
+	s.countLogin(ep, e.ClientIp, now, failed)
 
 	src, ok := ep.sources.get(e.ClientIp)
 	if !ok {
@@ -299,14 +290,78 @@ func (s *Store) observeLogin(o *Observation, ep *Endpoint, e *event.APIEvent, no
 		ep.usernames.put(user, u)
 	}
 	if now-u.WindowStart >= int64(s.cfg.Window) {
-		*u = Username{Hash: user, WindowStart: now, Sources: u.Sources, RunFailures: u.RunFailures, ClientIPs: u.ClientIPs[:0]}
+		*u = Username{Hash: user, WindowStart: now, Sources: u.Sources, RunFailures: u.RunFailures, ClientIPs: u.ClientIPs[:0],
+			RunSources: u.RunSources, RunManySources: u.RunManySources}
 		u.Sources.reset()
 	}
 	u.Attempts++
 	u.Sources.add(maphash.String(s.seed, e.ClientIp), s.cfg.MaxExactObjects)
 	u.ClientIPs = addIP(u.ClientIPs, e.ClientIp)
+	fromRun := u.RunManySources || slices.Contains(u.RunSources, e.ClientIp)
 	loginRun(&u.Failures, &u.RunFailures, &u.FailuresBeforeSuccess, failed, succeeded)
+	switch {
+	case failed:
+		if !slices.Contains(u.RunSources, e.ClientIp) {
+			u.RunManySources = u.RunManySources || len(u.RunSources) >= MaxClientIPs
+			u.RunSources = addIP(u.RunSources, e.ClientIp)
+		}
+	case succeeded:
+		if !fromRun {
+			u.FailuresBeforeSuccess = 0
+		}
+		u.RunSources, u.RunManySources = u.RunSources[:0], false
+	}
 	o.Username = u
+}
+
+// countLogin counts one attempt from ip into the endpoint's login window,
+// closing the window first when it is over.
+func (s *Store) countLogin(ep *Endpoint, ip string, now int64, failed bool) {
+	w := &ep.LoginWindow
+	if now-w.Start >= int64(s.cfg.Window) || w.Sources == nil {
+		if !w.Flagged && w.Attempts >= 10 {
+			_ = ep.WindowFailureRatios.Add(float64(w.Failures) / float64(w.Attempts))
+		}
+		sources := w.Sources
+		clear(sources)
+		if sources == nil {
+			sources = make(map[string]*SourceCount)
+		}
+		*w = LoginWindow{Start: now, Sources: sources}
+	}
+	w.Attempts++
+	if failed {
+		w.Failures++
+	}
+	c := w.Sources[ip]
+	if c == nil {
+		if len(w.Sources) >= ep.sources.limit() {
+			return
+		}
+		c = &SourceCount{}
+		w.Sources[ip] = c
+		w.FewSources++
+	}
+	c.Attempts++
+	if failed {
+		c.Failures++
+	}
+	switch {
+	case c.Attempts <= FewAttempts:
+		if failed {
+			w.FewFailures++
+		}
+	case c.Attempts == FewAttempts+1: // no longer one of the few
+		w.FewSources--
+		w.FewFailures -= uint64(c.Failures) - b2u(failed)
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // loginRun counts one attempt into a window: failures, the current run of

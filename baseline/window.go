@@ -55,6 +55,12 @@ type Username struct {
 	FailuresBeforeSuccess uint32
 	RunFailures           uint32
 	ClientIPs             []string
+	// RunSources are the sources of the current run of failures (at most
+	// MaxClientIPs; RunManySources when there were more). A success from
+	// elsewhere is the account's owner logging in after an attack, not the
+	// attacker getting in: FailuresBeforeSuccess stays 0 then.
+	RunSources     []string
+	RunManySources bool
 }
 
 // objectSet counts distinct keys: exactly up to a cap, then with a
@@ -163,3 +169,5 @@ func (g *twoGen[K, V]) len() int { return len(g.cur) + len(g.old) }
 // setLimit changes the cap; a lower one takes effect over the next two
 // generations.
 func (g *twoGen[K, V]) setLimit(limit int) { g.half = max(limit/2, 1) }
+
+func (g *twoGen[K, V]) limit() int { return 2 * g.half }

@@ -62,6 +62,9 @@ type Exposure struct {
 	// responses while learning are public by design (default 0.05).
 	MinUnauthenticated   float64 `yaml:"min_unauthenticated"`
 	UnauthenticatedShare float64 `yaml:"unauthenticated_share"`
+	// MinAnalyzed: a sensitive class or field is "new" on an endpoint once
+	// that many of its responses were analysed without it (default 50).
+	MinAnalyzed float64 `yaml:"min_analyzed"`
 }
 
 // Stuffing thresholds, on login endpoints.
@@ -75,15 +78,14 @@ type Stuffing struct {
 	// Failures of a source or username right before a success: a likely
 	// takeover (floor 10).
 	MinFailuresBeforeSuccess float64 `yaml:"min_failures_before_success"`
-	// The endpoint's window: failures (floor 50), failure ratio (at least
-	// MinFailureRatio and RatioMultiple times the endpoint's usual ratio),
-	// from at least MinSources sources averaging at most MaxPerSource
-	// attempts. Defaults 50, 0.5, 3, 20, 5.
+	// Distributed: in the endpoint's window, failures (floor 30) from at
+	// least MinSources sources (20) of at most baseline.FewAttempts
+	// attempts each, and a failure ratio of at least MinFailureRatio (0.5)
+	// and RatioMultiple (3) times the endpoint's usual one.
 	MinFailures     float64 `yaml:"min_failures"`
 	MinFailureRatio float64 `yaml:"min_failure_ratio"`
 	RatioMultiple   float64 `yaml:"ratio_multiple"`
 	MinSources      float64 `yaml:"min_sources"`
-	MaxPerSource    float64 `yaml:"max_per_source"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -92,9 +94,9 @@ func DefaultConfig() Config {
 		Enumeration: Enumeration{MinObjects: 50, Multiple: 3, SequentialShare: 0.5, DeniedShare: 0.5, ForeignShare: 0.5},
 		Exposure: Exposure{MinBytes: 1 << 20, MinRecords: 1000, ResponseMultiple: 10,
 			MinActorRecords: 5000, MinActorBytes: 50 << 20, ActorMultiple: 10,
-			MinUnauthenticated: 3, UnauthenticatedShare: 0.05},
+			MinUnauthenticated: 3, UnauthenticatedShare: 0.05, MinAnalyzed: 50},
 		Stuffing: Stuffing{MinUsernames: 10, UsernamesMultiple: 3, MinAttempts: 20, MinFailuresBeforeSuccess: 10,
-			MinFailures: 50, MinFailureRatio: 0.5, RatioMultiple: 3, MinSources: 20, MaxPerSource: 5},
+			MinFailures: 30, MinFailureRatio: 0.5, RatioMultiple: 3, MinSources: 20},
 		QuietGap: 10 * time.Minute,
 	}
 }
@@ -114,6 +116,7 @@ func (c Config) over(d Config) Config {
 	fill(&c.Exposure.ActorMultiple, d.Exposure.ActorMultiple)
 	fill(&c.Exposure.MinUnauthenticated, d.Exposure.MinUnauthenticated)
 	fill(&c.Exposure.UnauthenticatedShare, d.Exposure.UnauthenticatedShare)
+	fill(&c.Exposure.MinAnalyzed, d.Exposure.MinAnalyzed)
 	fill(&c.Stuffing.MinUsernames, d.Stuffing.MinUsernames)
 	fill(&c.Stuffing.UsernamesMultiple, d.Stuffing.UsernamesMultiple)
 	fill(&c.Stuffing.MinAttempts, d.Stuffing.MinAttempts)
@@ -122,7 +125,6 @@ func (c Config) over(d Config) Config {
 	fill(&c.Stuffing.MinFailureRatio, d.Stuffing.MinFailureRatio)
 	fill(&c.Stuffing.RatioMultiple, d.Stuffing.RatioMultiple)
 	fill(&c.Stuffing.MinSources, d.Stuffing.MinSources)
-	fill(&c.Stuffing.MaxPerSource, d.Stuffing.MaxPerSource)
 	if c.QuietGap <= 0 {
 		c.QuietGap = d.QuietGap
 	}

@@ -142,6 +142,10 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 		}
 		d.incidents[key] = in
 	}
+	if tr.detector == finding.CredentialStuffing {
+		// A login window with an attack in it is no baseline for the next.
+		o.Endpoint.LoginWindow.Flagged = true
+	}
 	in.last = max(in.last, now)
 	in.events++
 	f := &in.f
@@ -149,10 +153,14 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 		f.Actor, f.ActorKind = tr.actor.Id, strings.TrimPrefix(tr.actor.Kind.String(), "ACTOR_KIND_")
 		f.ActorKind = strings.ToLower(f.ActorKind)
 	}
+	// A trigger that names its sources (the failing ones of a distributed
+	// attack) knows better than the event that happened to fire it.
 	for _, ip := range tr.clientIPs {
 		f.ClientIPs = addIP(f.ClientIPs, ip)
 	}
-	f.ClientIPs = addIP(f.ClientIPs, o.Event.ClientIp)
+	if tr.clientIPs == nil {
+		f.ClientIPs = addIP(f.ClientIPs, o.Event.ClientIp)
+	}
 	if t := o.Now(); t.After(f.LastSeen) {
 		f.LastSeen = t
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apiwatch/apiwatch/baseline"
@@ -116,7 +117,10 @@ func (d *Engine) exposure(o *baseline.Observation, t *thresholds) {
 				summary:  fmt.Sprintf("A response of %d records from %s, far above its usual count (threshold %.0f).", r.Shape.Records, ep.Name, thr)})
 		}
 	}
-	if o.Learned && o.NewClasses != 0 {
+	// "Never returned before" means something once the endpoint's bodies
+	// were seen enough, learned or not.
+	known := float64(ep.Analyzed) > x.MinAnalyzed
+	if known && o.NewClasses != 0 {
 		names, sev := classNames(o.NewClasses)
 		d.fire(o, &trigger{detector: finding.DataExposure, kind: "new_sensitive_class", severity: sev,
 			subject: "classes " + strings.Join(names, ","), actor: o.Event.Actor,
@@ -124,7 +128,7 @@ func (d *Engine) exposure(o *baseline.Observation, t *thresholds) {
 				fmt.Sprintf("%s never returned by this endpoint in %d analysed responses", strings.Join(names, ", "), ep.Analyzed-1))},
 			summary: fmt.Sprintf("%s started returning %s, which it never returned before.", ep.Name, strings.Join(names, ", "))})
 	}
-	if o.Learned && len(o.NewFields) > 0 {
+	if known && len(o.NewFields) > 0 {
 		if fields := sensitiveFields(o.NewFields); len(fields) > 0 {
 			d.fire(o, &trigger{detector: finding.DataExposure, kind: "new_sensitive_field", severity: finding.High,
 				subject: "fields " + strings.Join(fields, ","), actor: o.Event.Actor,
@@ -189,25 +193,39 @@ func (d *Engine) stuffing(o *baseline.Observation, t *thresholds) {
 				counts:   map[string]int64{"usernames": int64(users), "attempts": int64(src.Attempts), "failures": int64(src.Failures)},
 				summary:  fmt.Sprintf("%s tried %.0f distinct usernames on %s within %s (%d failed).", src.IP, users, ep.Name, d.store.Window(), src.Failures)})
 		}
-		if o.Outcome == event.LoginOutcome_LOGIN_OUTCOME_SUCCESS && float64(src.FailuresBeforeSuccess) >= s.MinFailuresBeforeSuccess {
-			d.takeover(o, "source "+src.IP, float64(src.FailuresBeforeSuccess), s)
-		}
 	}
 	if u := o.Username; u != nil {
 		if float64(u.Attempts) >= s.MinAttempts && u.Failures*5 >= u.Attempts*4 {
 			d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "brute_force", severity: finding.High,
-				subject: "username " + u.Hash, clientIPs: u.ClientIPs,
+				subject: "username " + u.Hash, clientIPs: u.RunSources,
 				evidence: []finding.Evidence{evidence("attempts_per_username_window", float64(u.Attempts), 0, s.MinAttempts, s.MinAttempts,
 					fmt.Sprintf("%d of them failed", u.Failures))},
 				counts:  map[string]int64{"attempts": int64(u.Attempts), "failures": int64(u.Failures), "sources": int64(u.Sources.Len())},
 				summary: fmt.Sprintf("One username was tried %d times on %s within %s, %d failing (brute force).", u.Attempts, ep.Name, d.store.Window(), u.Failures)})
 		}
-		if o.Outcome == event.LoginOutcome_LOGIN_OUTCOME_SUCCESS && float64(u.FailuresBeforeSuccess) >= s.MinFailuresBeforeSuccess {
+	}
+	// One takeover per login: the account's (it is what is at risk), else
+	// the source's.
+	if o.Outcome == event.LoginOutcome_LOGIN_OUTCOME_SUCCESS {
+		switch u, src := o.Username, o.Source; {
+		case u != nil && float64(u.FailuresBeforeSuccess) >= s.MinFailuresBeforeSuccess:
 			d.takeover(o, "username "+u.Hash, float64(u.FailuresBeforeSuccess), s)
+		case src != nil && float64(src.FailuresBeforeSuccess) >= s.MinFailuresBeforeSuccess:
+			d.takeover(o, "source "+src.IP, float64(src.FailuresBeforeSuccess), s)
 		}
 	}
+	d.distributed(o, s)
+}
+
+// maxFailureRatio caps the distributed detector's ratio threshold.
+const maxFailureRatio = 0.9
+
+// distributed: many sources each failing a few times, the window's failure
+// ratio far above the endpoint's usual one.
+func (d *Engine) distributed(o *baseline.Observation, s *Stuffing) {
+	ep := o.Endpoint
 	w := &ep.LoginWindow
-	if float64(w.Failures) < s.MinFailures || w.Attempts == 0 {
+	if float64(w.FewFailures) < s.MinFailures || float64(w.FewSources) < s.MinSources || w.Attempts == 0 {
 		return
 	}
 	ratio := float64(w.Failures) / float64(w.Attempts)
@@ -215,18 +233,35 @@ func (d *Engine) stuffing(o *baseline.Observation, t *thresholds) {
 	if o.Learned {
 		base = ep.FailureRatio()
 	}
-	thr := threshold(s.MinFailureRatio, s.RatioMultiple, base)
-	sources := float64(len(w.Sources))
-	if ratio < thr || sources < s.MinSources || float64(w.Attempts)/sources > s.MaxPerSource {
+	// A ratio cannot pass 1: an endpoint that usually fails a third of its
+	// logins is still reported when nearly all fail.
+	thr := max(s.MinFailureRatio, min(s.RatioMultiple*base, maxFailureRatio))
+	if ratio < thr {
 		return
 	}
 	d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "distributed", severity: finding.High,
-		subject: "endpoint",
+		subject: "endpoint", clientIPs: fewSourceIPs(w),
 		evidence: []finding.Evidence{
-			evidence("failure_ratio_window", ratio, base, s.MinFailureRatio, thr, "the endpoint's failure ratio so far"),
-			evidence("sources_window", sources, 0, s.MinSources, s.MinSources, fmt.Sprintf("%.1f attempts per source", float64(w.Attempts)/sources))},
-		counts:  map[string]int64{"attempts": int64(w.Attempts), "failures": int64(w.Failures), "sources": int64(sources)},
-		summary: fmt.Sprintf("%.0f sources failed %d of %d logins on %s within %s, a few attempts each (distributed stuffing).", sources, w.Failures, w.Attempts, ep.Name, d.store.Window())})
+			evidence("failure_ratio_window", ratio, base, s.MinFailureRatio, thr, "median of the endpoint's past login windows"),
+			evidence("failures_from_few_attempt_sources", float64(w.FewFailures), 0, s.MinFailures, s.MinFailures,
+				fmt.Sprintf("from %d sources of at most %d attempts each", w.FewSources, baseline.FewAttempts))},
+		counts: map[string]int64{"attempts": int64(w.Attempts), "failures": int64(w.Failures), "sources": int64(w.FewSources)},
+		summary: fmt.Sprintf("%d sources, each trying at most %d times, failed %d logins on %s within %s (distributed stuffing).",
+			w.FewSources, baseline.FewAttempts, w.FewFailures, ep.Name, d.store.Window())})
+}
+
+// fewSourceIPs lists some of the window's failing few-attempt sources.
+func fewSourceIPs(w *baseline.LoginWindow) []string {
+	var ips []string
+	for ip, c := range w.Sources {
+		if c.Failures > 0 && c.Attempts <= baseline.FewAttempts {
+			if ips = append(ips, ip); len(ips) == maxClientIPs {
+				break
+			}
+		}
+	}
+	slices.Sort(ips)
+	return ips
 }
 
 func (d *Engine) takeover(o *baseline.Observation, subject string, failures float64, s *Stuffing) {
