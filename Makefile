@@ -48,9 +48,10 @@ bench:
 generate:
 	./scripts/generate.sh
 
-# Regenerates the quick-start capture (deterministic for the seed).
+# Regenerates the bundled captures (deterministic for the seed).
 demo:
 	$(GO) run ./bench/gencap -seed 1 -size 2MB -o testdata/demo.pcap.gz
+	$(GO) run ./bench/gencap -seed 1 -scenario attacks -duration 8m -rate 12 -o testdata/attacks-demo.pcap.gz
 
 clean:
 	rm -rf bin bench/out

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,25 @@ func TestScenarios(t *testing.T) {
 				t.Errorf("seed %d %s: false positive (%s): %s", seed, scenario, fp.Cause, fp.Finding.Summary)
 			}
 		}
+	}
+}
+
+// TestAttacksDemo checks the quick start: the bundled capture's findings
+// cover every labelled episode, and nothing else.
+func TestAttacksDemo(t *testing.T) {
+	findings := filepath.Join(t.TempDir(), "findings.jsonl")
+	out, err := runCLI(t, "analyze", "--findings", findings, "../../testdata/attacks-demo.pcap.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "findings: 11\n") {
+		t.Errorf("findings table:\n%s", out)
+	}
+	r := evaluate(t, "../../testdata/attacks-demo.pcap.gz.truth.json", findings)
+	if r.Recall() != 1 || r.Precision() != 1 {
+		var b strings.Builder
+		r.Write(&b)
+		t.Errorf("bundled attacks capture:\n%s", b.String())
 	}
 }
 
