@@ -55,3 +55,10 @@ demo:
 
 clean:
 	rm -rf bin bench/out
+
+# Records real attack tools (hydra, ffuf) against a real API inside private
+# network namespaces: testdata/attacks/*.pcap.gz and their ground truth.
+# Needs root; installs hydra, ffuf and tcpdump when missing.
+.PHONY: attack-captures
+attack-captures:
+	./scripts/attack-captures.sh

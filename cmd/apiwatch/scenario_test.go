@@ -71,6 +71,37 @@ func TestAttacksDemo(t *testing.T) {
 	}
 }
 
+// TestAttackCaptures runs analyze on the captures of real attack tools
+// (hydra, ffuf) against a real API server (testdata/attacks, made by
+// scripts/attack-captures.sh) and scores them against their ground truth.
+func TestAttackCaptures(t *testing.T) {
+	captures, err := filepath.Glob("../../testdata/attacks/*.pcap.gz")
+	if err != nil || len(captures) == 0 {
+		t.Fatalf("no captures in testdata/attacks (%v)", err)
+	}
+	for _, c := range captures {
+		name := strings.TrimSuffix(filepath.Base(c), ".pcap.gz")
+		t.Run(name, func(t *testing.T) {
+			findings := filepath.Join(t.TempDir(), "findings.jsonl")
+			if _, err := runCLI(t, "analyze", "--quiet", "--findings", findings, c); err != nil {
+				t.Fatal(err)
+			}
+			r := evaluate(t, strings.TrimSuffix(c, ".pcap.gz")+".truth.json", findings)
+			var b strings.Builder
+			r.Write(&b)
+			t.Logf("%s:\n%s", name, b.String())
+			for _, e := range r.Episodes {
+				if !e.Found || e.TimeToDetect > time.Minute {
+					t.Errorf("%s: found %v after %s", e.ID, e.Found, e.TimeToDetect)
+				}
+			}
+			for _, fp := range r.FalsePositives {
+				t.Errorf("false positive: %s", fp.Finding.Summary)
+			}
+		})
+	}
+}
+
 func evaluate(t *testing.T, truthPath, findingsPath string) *evaluation.Report {
 	t.Helper()
 	tf, err := os.Open(truthPath)
