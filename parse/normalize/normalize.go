@@ -394,7 +394,8 @@ func (n *Normalizer) method(b []byte) string {
 }
 
 // host is the request's Host header, or the authority of an absolute-form
-// target, lower-cased.
+// target, lower-cased, without a default port: "api.example.com:80" is the
+// same endpoint as "api.example.com" (clients such as hydra send the port).
 func (n *Normalizer) host(m *http1.Message, memo *memoText) string {
 	h := m.Header("Host")
 	if len(h) == 0 {
@@ -404,7 +405,11 @@ func (n *Normalizer) host(m *http1.Message, memo *memoText) string {
 	}
 	s, key, ok := memo.get(h)
 	if !ok {
-		s = memo.set(key, n.lower(bytes.TrimSpace(h)))
+		t := bytes.TrimSpace(h)
+		for _, port := range [...]string{":80", ":443"} {
+			t = bytes.TrimSuffix(t, []byte(port))
+		}
+		s = memo.set(key, n.lower(t))
 	}
 	return s
 }

@@ -56,6 +56,14 @@ func TestRequestFields(t *testing.T) {
 	f("/users/alice@example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("/users/alice%40example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("http://api.example.com/v1/orders/7", "/v1/orders/7", "GET api.example.com /v1/orders/{id}")
+	// A default port in Host names the same endpoint; another port does not.
+	for host, want := range map[string]string{"API.example.com:80": "api.example.com", "api.example.com:443": "api.example.com",
+		"api.example.com:8080": "api.example.com:8080", "[2001:db8::1]:80": "[2001:db8::1]"} {
+		tx := &parse.Transaction{Flow: testFlow, Request: msg(true, "GET /", "Host: "+host)}
+		if got := n.Event(tx).Request.Host; got != want {
+			t.Errorf("Host %q: %q, want %q", host, got, want)
+		}
+	}
 	f("/reset/Zk9vQmFyQmF6MTIzNDU2Nzg5MA", "/reset/*", "GET api.example.com /reset/{id}")
 }
 
