@@ -14,20 +14,12 @@ import (
 	"github.com/apiwatch/apiwatch/finding"
 )
 
-// Episode is one labelled attack.
-type Episode struct {
-	ID        string    `json:"id"`
-	Detector  string    `json:"detector"`
-	Kind      string    `json:"kind"`
-	Endpoint  string    `json:"endpoint"`
-	ClientIPs []string  `json:"client_ips"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
-}
-
-// Heavy is labelled legitimate but unusual traffic: findings about it are
-// false positives with a known cause.
-type Heavy struct {
+// Label marks traffic in a ground-truth file: an attack episode (with the
+// detector that should find it) or a legitimate heavy user (no detector:
+// findings about it are false positives with a known cause).
+type Label struct {
+	ID        string    `json:"id,omitempty"`
+	Detector  string    `json:"detector,omitempty"`
 	Kind      string    `json:"kind"`
 	Endpoint  string    `json:"endpoint"`
 	ClientIPs []string  `json:"client_ips"`
@@ -37,9 +29,9 @@ type Heavy struct {
 
 // Truth is the part of a ground-truth file evaluation reads.
 type Truth struct {
-	Scenario   string    `json:"scenario"`
-	Episodes   []Episode `json:"episodes"`
-	HeavyUsers []Heavy   `json:"heavy_users"`
+	Scenario   string  `json:"scenario"`
+	Episodes   []Label `json:"episodes"`
+	HeavyUsers []Label `json:"heavy_users"`
 }
 
 // ReadTruth reads a ground-truth file.
@@ -74,7 +66,7 @@ const Slack = time.Minute
 
 // EpisodeResult is how one episode was found.
 type EpisodeResult struct {
-	Episode
+	Label
 	Found bool
 	// TimeToDetect is from the episode's start to the first matching
 	// finding's detection (negative never: clamped at 0).
@@ -125,7 +117,7 @@ func Evaluate(t *Truth, findings []finding.Finding) *Report {
 	r := &Report{Findings: len(findings)}
 	matched := make([]bool, len(findings))
 	for _, ep := range t.Episodes {
-		res := EpisodeResult{Episode: ep}
+		res := EpisodeResult{Label: ep}
 		for i := range findings {
 			f := &findings[i]
 			if !about(f, ep.Detector, ep.Endpoint, ep.ClientIPs, ep.Start, ep.End) {

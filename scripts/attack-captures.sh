@@ -433,6 +433,19 @@ finish_capture() { # NAME SCENARIO TOOL COMMAND AFTER
   echo "== $name: $(du -h "$OUT/$name.pcap.gz" | cut -f1) $OUT/$name.pcap.gz"
 }
 
+# run_hydra NAME CMD... runs hydra from the attacker's namespace and
+# finishes the capture NAME.
+run_hydra() {
+  local name=$1
+  shift
+  echo "== $name: $(cmdline "$@")"
+  local after
+  after=$(now)
+  (cd "$WORK" && in_ns "$NS_ATK" "$@") >"$TMP/$name.tool.log" 2>&1 || { cat "$TMP/$name.tool.log"; return 1; }
+  grep -E '^\[80\]|successfully completed|valid password' "$TMP/$name.tool.log" || true
+  finish_capture "$name" "$name" "hydra $HYDRA_VERSION" "$(cmdline "$@")" "$after"
+}
+
 hydra_json_stuffing() {
   local name=hydra-json-stuffing
   # hydra 9.4's http-post-form gives up on an attempt answered 401 ("the
@@ -441,12 +454,7 @@ hydra_json_stuffing() {
   start_capture "$name" 1 -login-fail-status 403
   local cmd=(hydra -I -L usernames.txt -P passwords.txt -u -t 4 -s 80 "$HOST" http-post-form
     '/auth/login:{"username"\:"^USER^","password"\:"^PASS^"}:H=Content-Type\: application/json:F=invalid credentials')
-  echo "== $name: $(cmdline "${cmd[@]}")"
-  local after
-  after=$(now)
-  (cd "$WORK" && in_ns "$NS_ATK" "${cmd[@]}") >"$TMP/$name.tool.log" 2>&1 || { cat "$TMP/$name.tool.log"; return 1; }
-  grep -E '^\[80\]|successfully completed|valid password' "$TMP/$name.tool.log" || true
-  finish_capture "$name" "$name" "hydra $HYDRA_VERSION" "$(cmdline "${cmd[@]}")" "$after"
+  run_hydra "$name" "${cmd[@]}"
 }
 
 hydra_form_bruteforce() {
@@ -454,12 +462,7 @@ hydra_form_bruteforce() {
   start_capture "$name" 2
   local cmd=(hydra -I -l frank -P bruteforce.txt -f -t 4 -s 80 "$HOST" http-post-form
     '/login:username=^USER^&password=^PASS^:F=Invalid username or password')
-  echo "== $name: $(cmdline "${cmd[@]}")"
-  local after
-  after=$(now)
-  (cd "$WORK" && in_ns "$NS_ATK" "${cmd[@]}") >"$TMP/$name.tool.log" 2>&1 || { cat "$TMP/$name.tool.log"; return 1; }
-  grep -E '^\[80\]|successfully completed|valid password' "$TMP/$name.tool.log" || true
-  finish_capture "$name" "$name" "hydra $HYDRA_VERSION" "$(cmdline "${cmd[@]}")" "$after"
+  run_hydra "$name" "${cmd[@]}"
 }
 
 ffuf_enumeration() {

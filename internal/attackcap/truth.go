@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/apiwatch/apiwatch/evaluation"
 )
 
 // Truth is testdata/attacks/NAME.truth.json.
@@ -33,15 +35,10 @@ type Truth struct {
 	ServerLogged int            `json:"server_logged_requests"`
 }
 
-// Episode is one attack the detectors should find.
+// Episode is one attack the detectors should find: the label evaluation
+// reads, and numbers for tests that want them.
 type Episode struct {
-	ID        string   `json:"id"`
-	Detector  string   `json:"detector"`
-	Kind      string   `json:"kind"`
-	Endpoint  string   `json:"endpoint"`
-	ClientIPs []string `json:"client_ips"`
-	Start     string   `json:"start"`
-	End       string   `json:"end"`
+	evaluation.Label
 
 	Attempts          int            `json:"attempts"`
 	Statuses          map[string]int `json:"statuses,omitempty"`
@@ -169,7 +166,6 @@ func runTruth(args []string) error {
 		t.Requests[fmt.Sprintf("%s %s %s %d", x.client, x.method, templatePath(x.path), x.status)]++
 	}
 	inAttack := func(x *exchange) bool { return x.client == atk && !x.reqAt.Before(from) }
-	ts := func(t time.Time) string { return t.Format(time.RFC3339Nano) }
 	ips := []string{atk.String()}
 
 	switch *scenario {
@@ -178,8 +174,8 @@ func runTruth(args []string) error {
 		if *scenario == "hydra-form-bruteforce" {
 			path, success = "/login", 302
 		}
-		ep := Episode{Detector: "credential_stuffing", Endpoint: "POST " + Host + " " + path, ClientIPs: ips,
-			Start: ts(atkFirst), End: ts(atkLast), Statuses: map[string]int{}}
+		ep := Episode{Label: evaluation.Label{Detector: "credential_stuffing", Endpoint: "POST " + Host + " " + path, ClientIPs: ips,
+			Start: atkFirst, End: atkLast}, Statuses: map[string]int{}}
 		users := map[string]bool{}
 		var wins []*exchange
 		for _, x := range exchanges {
@@ -216,14 +212,14 @@ func runTruth(args []string) error {
 				}
 			}
 			t.Episodes = append(t.Episodes, Episode{
-				ID: fmt.Sprintf("takeover-%d", i+1), Detector: "credential_stuffing", Kind: "takeover",
-				Endpoint: ep.Endpoint, ClientIPs: ips, Start: ts(w.reqAt), End: ts(w.respAt),
+				Label: evaluation.Label{ID: fmt.Sprintf("takeover-%d", i+1), Detector: "credential_stuffing", Kind: "takeover",
+					Endpoint: ep.Endpoint, ClientIPs: ips, Start: w.reqAt, End: w.respAt},
 				Attempts: 1, Successes: 1, FailuresBefore: fails, Usernames: nonEmpty(w.username),
 			})
 		}
 	case "ffuf-enumeration":
-		ep := Episode{ID: "enumeration-1", Detector: "enumeration", Kind: "sequential",
-			Endpoint: "GET " + Host + " /api/v1/users/{id}", ClientIPs: ips, Start: ts(atkFirst), End: ts(atkLast),
+		ep := Episode{Label: evaluation.Label{ID: "enumeration-1", Detector: "enumeration", Kind: "sequential",
+			Endpoint: "GET " + Host + " /api/v1/users/{id}", ClientIPs: ips, Start: atkFirst, End: atkLast},
 			Statuses: map[string]int{}}
 		ids := map[int]bool{}
 		for _, x := range exchanges {

@@ -10,7 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/apiwatch/apiwatch/evaluation"
 )
 
 // ConnTruth is one connection as the client saw it.
@@ -27,18 +28,12 @@ type ConnTruth struct {
 // whose clients are ordinary users who happened to call the endpoint while
 // it leaked.
 type Label struct {
-	ID       string `json:"id,omitempty"`       // "enumeration-sequential"
-	Detector string `json:"detector,omitempty"` // enumeration, data_exposure, credential_stuffing
-	Kind     string `json:"kind"`               // "sequential", …; "service_account", …
-	// Endpoint is named as apiwatch names it: "GET api.example.com
-	// /api/v1/users/{id}".
-	Endpoint  string   `json:"endpoint"`
-	ClientIPs []string `json:"client_ips"` // sorted
-	// Start and End are the capture times of the first packets of the
-	// first and last labeled requests.
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	Requests int       `json:"requests"` // labeled requests
+	// The fields apiwatch evaluate reads: the endpoint named as apiwatch
+	// names it ("GET api.example.com /api/v1/users/{id}"), client
+	// addresses sorted, Start and End the capture times of the first
+	// packets of the first and last labeled requests.
+	evaluation.Label
+	Requests int `json:"requests"` // labeled requests
 }
 
 // label collects a Label as its requests are written.
@@ -49,7 +44,7 @@ type label struct {
 
 // newLabel registers a label; an episode has an id, a heavy user none.
 func (g *generator) newLabel(id, detector, kind string) *label {
-	l := &label{Label: Label{ID: id, Detector: detector, Kind: kind}, ips: map[string]bool{}}
+	l := &label{Label: Label{Label: evaluation.Label{ID: id, Detector: detector, Kind: kind}}, ips: map[string]bool{}}
 	g.labels = append(g.labels, l)
 	return l
 }
