@@ -144,7 +144,8 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 		if e.Request != nil {
 			endpoint = e.Request.Endpoint
 		}
-		anonymous := e.Actor == nil || e.Actor.Kind == event.ActorKind_ACTOR_KIND_CLIENT_IP
+		// A login's caller has no credentials yet: its response is no leak.
+		anonymous := (e.Actor == nil || e.Actor.Kind == event.ActorKind_ACTOR_KIND_CLIENT_IP) && e.Login == nil
 		e.Response = n.response(resp, endpoint, anonymous, memo)
 	}
 	e.Quality = quality(t, e.Quality)
@@ -327,9 +328,9 @@ func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMem
 }
 
 // response builds the response part. Its body is analysed when the sampler
-// says so, and always when it succeeded for a caller without credentials:
-// sensitive data served to anonymous callers is a finding of its own, and
-// such responses are rare.
+// says so, and always when it succeeded for a caller without credentials
+// (other than a login): sensitive data served to anonymous callers is a
+// finding of its own, and such responses are rare.
 func (n *Normalizer) response(m *http1.Message, endpoint string, anonymous bool, memo *connMemo) *event.Response {
 	r := &n.resp
 	r.Reset()
