@@ -102,8 +102,8 @@ func (d *Engine) Findings() []*finding.Finding {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].FirstSeen.Equal(out[j].FirstSeen) {
-			return out[i].FirstSeen.Before(out[j].FirstSeen)
+		if !out[i].FirstSeen.Equal(out[j].FirstSeen.Time) {
+			return out[i].FirstSeen.Before(out[j].FirstSeen.Time)
 		}
 		return out[i].ID < out[j].ID
 	})
@@ -138,7 +138,7 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 		in.f = finding.Finding{
 			ID:       finding.ID(tr.detector, tr.kind, o.Endpoint.Name, tr.subject, start.Truncate(d.store.Window())),
 			Detector: tr.detector, Kind: tr.kind, Endpoint: o.Endpoint.Name, Subject: tr.subject,
-			FirstSeen: start, Counts: map[string]int64{},
+			FirstSeen: finding.Time{Time: start}, Counts: map[string]int64{},
 		}
 		d.incidents[key] = in
 	}
@@ -161,8 +161,8 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 	if tr.clientIPs == nil {
 		f.ClientIPs = addIP(f.ClientIPs, o.Event.ClientIp)
 	}
-	if t := o.Now(); t.After(f.LastSeen) {
-		f.LastSeen = t
+	if t := o.Now(); t.After(f.LastSeen.Time) {
+		f.LastSeen.Time = t
 	}
 	f.Severity = max(f.Severity, tr.severity)
 	f.Counts["events"] = in.events
@@ -180,7 +180,7 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 	}
 	if !in.reported {
 		in.reported = true
-		f.DetectedAt = o.Now()
+		f.DetectedAt.Time = o.Now()
 		d.stats.Findings++
 	} else {
 		d.stats.Updates++
@@ -215,7 +215,7 @@ func mergeEvidence(have, add []finding.Evidence) []finding.Evidence {
 
 func refOf(o *baseline.Observation) finding.EventRef {
 	e := o.Event
-	r := finding.EventRef{SensorID: e.SensorId, Time: o.Now(), ClientIP: e.ClientIp}
+	r := finding.EventRef{SensorID: e.SensorId, Time: finding.Time{Time: o.Now()}, ClientIP: e.ClientIp}
 	if e.Flow != nil {
 		r.SrcPort = e.Flow.SrcPort
 	}

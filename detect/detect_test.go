@@ -111,8 +111,8 @@ func TestEnumeration(t *testing.T) {
 	if f.Actor != "mallory" || f.ClientIPs[0] != "203.0.113.5" || f.Severity < finding.High || f.Counts["distinct_objects"] < 50 {
 		t.Errorf("finding %+v", *f)
 	}
-	if got := f.FirstSeen.Sub(t0); got < 7*time.Minute || f.DetectedAt.Sub(f.FirstSeen) > time.Minute {
-		t.Errorf("first seen at +%s, detected %s later", got, f.DetectedAt.Sub(f.FirstSeen))
+	if got := f.FirstSeen.Sub(t0); got < 7*time.Minute || f.DetectedAt.Sub(f.FirstSeen.Time) > time.Minute {
+		t.Errorf("first seen at +%s, detected %s later", got, f.DetectedAt.Sub(f.FirstSeen.Time))
 	}
 	// Same incident, same id: replaying the tail updates it, no new one.
 	id, version := f.ID, f.Version

@@ -8,6 +8,8 @@ import (
 	"github.com/apiwatch/apiwatch/finding"
 )
 
+func ft(t time.Time) finding.Time { return finding.Time{Time: t} }
+
 func TestEvaluate(t *testing.T) {
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	truth, err := ReadTruth(strings.NewReader(`{"scenario":"attacks",
@@ -20,13 +22,13 @@ func TestEvaluate(t *testing.T) {
 	}
 	fs := []finding.Finding{
 		{ID: "a", Detector: "enumeration", Endpoint: "GET h /u/{id}", ClientIPs: []string{"203.0.113.5"},
-			FirstSeen: t0.Add(5 * time.Minute), LastSeen: t0.Add(7 * time.Minute), DetectedAt: t0.Add(5*time.Minute + 20*time.Second)},
+			FirstSeen: ft(t0.Add(5 * time.Minute)), LastSeen: ft(t0.Add(7 * time.Minute)), DetectedAt: ft(t0.Add(5*time.Minute + 20*time.Second))},
 		// Right attacker, wrong detector: a false positive.
 		{ID: "b", Detector: "data_exposure", Endpoint: "GET h /u/{id}", ClientIPs: []string{"203.0.113.5"},
-			FirstSeen: t0.Add(6 * time.Minute), LastSeen: t0.Add(6 * time.Minute)},
+			FirstSeen: ft(t0.Add(6 * time.Minute)), LastSeen: ft(t0.Add(6 * time.Minute))},
 		// The sync job: a false positive with a known cause.
 		{ID: "c", Detector: "enumeration", Endpoint: "GET h /u/{id}", ClientIPs: []string{"10.9.9.9"},
-			FirstSeen: t0.Add(time.Minute), LastSeen: t0.Add(2 * time.Minute)},
+			FirstSeen: ft(t0.Add(time.Minute)), LastSeen: ft(t0.Add(2 * time.Minute))},
 	}
 	r := Evaluate(truth, fs)
 	if len(r.Episodes) != 2 || !r.Episodes[0].Found || r.Episodes[1].Found || r.Episodes[0].TimeToDetect != 20*time.Second {

@@ -81,9 +81,9 @@ type Finding struct {
 	ClientIPs []string `json:"client_ips"`
 	// Capture times: the first and last event of the incident, and the
 	// event that made it fire.
-	FirstSeen  time.Time `json:"first_seen"`
-	LastSeen   time.Time `json:"last_seen"`
-	DetectedAt time.Time `json:"detected_at"`
+	FirstSeen  Time `json:"first_seen"`
+	LastSeen   Time `json:"last_seen"`
+	DetectedAt Time `json:"detected_at"`
 	// Counts are the incident's totals so far: events, distinct_objects,
 	// failures, usernames, bytes, records, …
 	Counts   map[string]int64 `json:"counts"`
@@ -108,13 +108,29 @@ type Evidence struct {
 // EventRef points at an event of the incident: enough to find it in the
 // events table or the capture.
 type EventRef struct {
-	SensorID string    `json:"sensor_id,omitempty"`
-	Time     time.Time `json:"time"`
+	SensorID string `json:"sensor_id,omitempty"`
+	Time     Time   `json:"time"`
 	ClientIP string    `json:"client_ip"`
 	SrcPort  uint32    `json:"src_port"`
 	Path     string    `json:"path"` // query values redacted, as in the event
 	Status   uint32    `json:"status"`
 }
+
+// Time is a capture time, written in RFC 3339 UTC with microseconds always
+// present ("2026-03-02T09:04:16.000000Z"), so every consumer parses one
+// shape.
+type Time struct{ time.Time }
+
+// TimeLayout is how a Time is written.
+const TimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// MarshalJSON writes the time in TimeLayout.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return t.UTC().AppendFormat([]byte{'"'}, TimeLayout+`"`), nil
+}
+
+// UnmarshalJSON reads any RFC 3339 time.
+func (t *Time) UnmarshalJSON(b []byte) error { return t.Time.UnmarshalJSON(b) }
 
 // MaxSamples bounds Finding.Samples.
 const MaxSamples = 5
