@@ -87,6 +87,9 @@ type Endpoint struct {
 	Events      uint64
 	First, Last int64 // capture time, ns
 	Status      [6]uint64
+	// Rate sketches requests per window (one value per closed window).
+	Rate                  *ddsketch.DDSketch
+	rateStart, rateEvents int64
 	// Sketches of the responses: latency (ms), decoded body bytes, and
 	// records (analysed JSON bodies).
 	Latency, Bytes, Records *ddsketch.DDSketch
@@ -188,7 +191,7 @@ func newSketch() *ddsketch.DDSketch {
 
 func newEndpoint(name string, cfg *Config) *Endpoint {
 	return &Endpoint{
-		Name: name, Latency: newSketch(), Bytes: newSketch(), Records: newSketch(),
+		Name: name, Rate: newSketch(), Latency: newSketch(), Bytes: newSketch(), Records: newSketch(),
 		ActorObjects: newSketch(), ActorRecords: newSketch(), ActorBytes: newSketch(),
 		SourceUsernames: newSketch(), WindowFailureRatios: newSketch(), Fields: make(map[string]uint64),
 		actors:    newTwoGen[string, *Actor](cfg.MaxActors),

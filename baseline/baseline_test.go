@@ -47,6 +47,9 @@ func TestWindowsAndLearning(t *testing.T) {
 		t.Errorf("after the window: learned before %v, after %v; objects %d denied %d windows %d",
 			o.Learned, o.Endpoint.Learned(s.Config()), o.Actor.Objects.Len(), o.Actor.Denied, o.Actor.Windows)
 	}
+	if got := Quantile(o.Endpoint.Rate, 0.5); got < 34.5 || got > 35.5 {
+		t.Errorf("requests in the first window: %v, want 35", got)
+	}
 	if got := Quantile(o.Endpoint.ActorObjects, 0.5); got < 29.5 || got > 30.5 || o.Actor.LearnedMaxObjects != 30 {
 		t.Errorf("closed window: median %v, learned max %d; want 30, 30", got, o.Actor.LearnedMaxObjects)
 	}

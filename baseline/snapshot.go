@@ -147,7 +147,7 @@ func (s *Store) restore(v *endpointSnapshot) error {
 // sketches names the endpoint's sketches for snapshots.
 func (ep *Endpoint) sketches() map[string]**ddsketch.DDSketch {
 	return map[string]**ddsketch.DDSketch{
-		"latency_ms": &ep.Latency, "bytes": &ep.Bytes, "records": &ep.Records,
+		"rate": &ep.Rate, "latency_ms": &ep.Latency, "bytes": &ep.Bytes, "records": &ep.Records,
 		"actor_objects": &ep.ActorObjects, "actor_records": &ep.ActorRecords, "actor_bytes": &ep.ActorBytes,
 		"source_usernames": &ep.SourceUsernames, "window_failure_ratios": &ep.WindowFailureRatios,
 	}

@@ -103,6 +103,13 @@ func (s *Store) Observe(e *event.APIEvent) *Observation {
 	o := &s.obs
 	*o = Observation{Event: e, Endpoint: ep, Time: now, Learned: ep.Learned(&s.cfg), NewFields: o.NewFields[:0]}
 	ep.Events++
+	if now-ep.rateStart >= int64(s.cfg.Window) {
+		if ep.rateEvents > 0 {
+			_ = ep.Rate.Add(float64(ep.rateEvents))
+		}
+		ep.rateStart, ep.rateEvents = now, 0
+	}
+	ep.rateEvents++
 	if now > ep.Last {
 		ep.Last = now
 	}
