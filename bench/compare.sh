@@ -26,6 +26,10 @@
 #   APIWATCH_BIN=path        benchmark this binary instead of building one
 #   APIWATCH_ARGS=""         extra arguments to apiwatch analyze (e.g. --quiet)
 #   APIWATCH_EVENTS=1        also time GOMAXPROCS=2 with --events to a file
+#   APIWATCH_CALLGRIND=1     also count instructions (valgrind --tool=callgrind) of
+#                            --parse-only and --no-detect: the normalization cost
+#                            free of the timing noise of a shared machine (slow:
+#                            minutes; installs valgrind when missing)
 #   APIWATCH_TX_REGEX=...    extended regex whose first group is the transaction
 #                            count in apiwatch's summary (stdout or stderr)
 #
@@ -45,6 +49,7 @@ BENCH_RUNS=${BENCH_RUNS:-1}
 APIWATCH_BIN=${APIWATCH_BIN:-}
 APIWATCH_ARGS=${APIWATCH_ARGS:-}
 APIWATCH_EVENTS=${APIWATCH_EVENTS:-0}
+APIWATCH_CALLGRIND=${APIWATCH_CALLGRIND:-0}
 # Matches e.g. "transactions 12345", "transactions: 12345", "  transactions = 12345".
 APIWATCH_TX_REGEX=${APIWATCH_TX_REGEX:-'^[[:space:]]*(http[[:space:]]+)?transactions[[:space:]:=]+([0-9]+)'}
 
@@ -175,6 +180,31 @@ measure() {
 	last_wall=$wall
 }
 
+# count_instructions ARGS... runs --parse-only and --no-detect under
+# callgrind, both at once (instruction counts do not depend on load), and
+# adds their ratio to the notes. Go's asynchronous preemption signals trip
+# callgrind, hence asyncpreemptoff.
+count_instructions() {
+	if ! command -v valgrind >/dev/null 2>&1; then
+		[ "$(id -u)" -eq 0 ] || die "APIWATCH_CALLGRIND=1 needs valgrind (apt-get install valgrind)"
+		say "installing valgrind (apt-get)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+	fi
+	say "counting instructions under callgrind (minutes)"
+	local mode pids=()
+	for mode in parse-only no-detect; do
+		env GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 APIWATCH_SECRET=bench valgrind --tool=callgrind \
+			--callgrind-out-file="$out/callgrind.$mode" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" \
+			>"$out/callgrind.$mode.log" 2>&1 &
+		pids+=($!)
+	done
+	wait "${pids[@]}" || die "callgrind failed; see $out/callgrind.*.log"
+	local p n
+	p=$(awk '/Collected :/{print $NF}' "$out/callgrind.parse-only.log")
+	n=$(awk '/Collected :/{print $NF}' "$out/callgrind.no-detect.log")
+	notes+=("$(awk -v p="$p" -v n="$n" 'BEGIN{printf "# instructions (callgrind): parsing only %.3f G, with API events %.3f G: normalization costs %.1f%%", p/1e9, n/1e9, 100*(n-p)/p}')")
+}
+
 mb() { awk -v s="$1" 'BEGIN{printf "%.1f", s/1e6}'; }
 
 main() {
@@ -221,6 +251,9 @@ main() {
 		done
 		if [ -n "${parse_wall:-}" ] && [ -n "${norm_wall:-}" ]; then
 			notes+=("$(awk -v p="$parse_wall" -v n="$norm_wall" 'BEGIN{printf "# normalization into API events costs %.0f%% over parsing alone (one core: %.2f s vs %.2f s)", (p > 0 ? 100*(n-p)/p : 0), n, p}')")
+		fi
+		if [ "$APIWATCH_CALLGRIND" = 1 ]; then
+			count_instructions "${args[@]}"
 		fi
 		if [ "$APIWATCH_EVENTS" = 1 ]; then
 			measure "apiwatch analyze --events (GOMAXPROCS=2)" "$capture" apiwatch \
