@@ -110,10 +110,10 @@ type Evidence struct {
 type EventRef struct {
 	SensorID string `json:"sensor_id,omitempty"`
 	Time     Time   `json:"time"`
-	ClientIP string    `json:"client_ip"`
-	SrcPort  uint32    `json:"src_port"`
-	Path     string    `json:"path"` // query values redacted, as in the event
-	Status   uint32    `json:"status"`
+	ClientIP string `json:"client_ip"`
+	SrcPort  uint32 `json:"src_port"`
+	Path     string `json:"path"` // query values redacted, as in the event
+	Status   uint32 `json:"status"`
 }
 
 // Time is a capture time, written in RFC 3339 UTC with microseconds always

@@ -32,7 +32,7 @@ func TestJSON(t *testing.T) {
 		t.Errorf("unknown severity: %v", err)
 	}
 	// The id names the incident: same inputs, same id; another start, another.
-	if ID(Enumeration, "k", "e", "s", at) != ID(Enumeration, "k", "e", "s", at) || ID(Enumeration, "k", "e", "s", at) == ID(Enumeration, "k", "e", "s", at.Add(time.Hour)) {
+	if a, b, later := ID(Enumeration, "k", "e", "s", at), ID(Enumeration, "k", "e", "s", at), ID(Enumeration, "k", "e", "s", at.Add(time.Hour)); a != b || a == later {
 		t.Error("ID is not a function of its inputs")
 	}
 }

@@ -347,7 +347,7 @@ func TestActorScenariosDeterministic(t *testing.T) {
 			}
 			return sha256.Sum256(b.Bytes())
 		}
-		if sum() != sum() {
+		if first, second := sum(), sum(); first != second {
 			t.Fatalf("%s: same seed, different captures", sc)
 		}
 	}

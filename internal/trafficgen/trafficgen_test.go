@@ -367,7 +367,7 @@ func TestDeterministic(t *testing.T) {
 		}
 		return sha256.Sum256(b.Bytes())
 	}
-	if sum() != sum() {
+	if first, second := sum(), sum(); first != second {
 		t.Fatal("same seed, different captures")
 	}
 }
