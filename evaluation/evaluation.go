@@ -4,9 +4,11 @@
 package evaluation
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"time"
@@ -58,6 +60,22 @@ func ReadFindings(r io.Reader) ([]finding.Finding, error) {
 		}
 		out = append(out, f)
 	}
+}
+
+// ReadTruthFile reads the ground-truth file at path.
+func ReadTruthFile(path string) (*Truth, error) { return readFile(path, ReadTruth) }
+
+// ReadFindingsFile reads the findings file at path.
+func ReadFindingsFile(path string) ([]finding.Finding, error) { return readFile(path, ReadFindings) }
+
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return read(bufio.NewReader(f))
 }
 
 // Slack is how far outside an episode's time range a finding may start

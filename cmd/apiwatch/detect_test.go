@@ -32,12 +32,7 @@ endpoints:
 	}
 	// With min_objects 2, actors touching several objects on the endpoints
 	// left enabled are reported; the disabled endpoint never is.
-	f, err := os.Open(findings)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fs, err := evaluation.ReadFindings(f)
+	fs, err := evaluation.ReadFindingsFile(findings)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,23 +26,13 @@ a client address in common, and overlapping time (one minute of slack).
   apiwatch evaluate --truth /tmp/a.pcap.truth.json --findings /tmp/f.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tf, err := os.Open(truthPath)
+			truth, err := evaluation.ReadTruthFile(truthPath)
 			if err != nil {
 				return fmt.Errorf("--truth: %w", err)
 			}
-			defer tf.Close()
-			truth, err := evaluation.ReadTruth(tf)
-			if err != nil {
-				return fmt.Errorf("--truth %s: %w", truthPath, err)
-			}
-			ff, err := os.Open(findingsPath)
+			findings, err := evaluation.ReadFindingsFile(findingsPath)
 			if err != nil {
 				return fmt.Errorf("--findings: %w", err)
-			}
-			defer ff.Close()
-			findings, err := evaluation.ReadFindings(ff)
-			if err != nil {
-				return fmt.Errorf("--findings %s: %w", findingsPath, err)
 			}
 			r := evaluation.Evaluate(truth, findings)
 			r.Write(cmd.OutOrStdout())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,21 +103,11 @@ func TestAttackCaptures(t *testing.T) {
 
 func evaluate(t *testing.T, truthPath, findingsPath string) *evaluation.Report {
 	t.Helper()
-	tf, err := os.Open(truthPath)
+	truth, err := evaluation.ReadTruthFile(truthPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tf.Close()
-	truth, err := evaluation.ReadTruth(tf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ff, err := os.Open(findingsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ff.Close()
-	fs, err := evaluation.ReadFindings(ff)
+	fs, err := evaluation.ReadFindingsFile(findingsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
