@@ -27,11 +27,18 @@ vet:
 	$(GO) vet ./...
 
 # The fuzz targets' seed corpora run as ordinary tests here; `make fuzz`
-# explores beyond them.
+# explores beyond them. A ClickHouse server (Debian's clickhouse-server,
+# installed when missing) runs on 127.0.0.1:19000 for the storage tests and
+# is stopped afterwards, whatever the tests did.
+CLICKHOUSE_TEST_DSN ?= clickhouse://127.0.0.1:19000
 test: test-deps vet
 	CGO_ENABLED=0 $(GO) build ./...
-	$(GO) test -count=1 -timeout 12m ./...
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/
+	./scripts/clickhouse.sh start
+	status=0; \
+	APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) $(GO) test -count=1 -timeout 12m ./... || status=$$?; \
+	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ || status=$$?; \
+	./scripts/clickhouse.sh stop; \
+	exit $$status
 
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \

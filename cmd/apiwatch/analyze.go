@@ -20,6 +20,7 @@ type analyzeOptions struct {
 	input      inputOptions
 	normalize  normalizeOptions
 	detect     detectOptions
+	store      storeOptions
 	events     string
 	cpuProfile string
 	parseOnly  bool
@@ -48,6 +49,7 @@ transaction (event/README.md), --findings one finding per line.
 	o.input.addFlags(f)
 	o.normalize.addFlags(f)
 	o.detect.addFlags(f)
+	o.store.addFlags(f)
 	f.StringVar(&o.events, "events", "", "write one JSON API event per line to this `FILE` ('-' for stdout)")
 	f.BoolVar(&o.parseOnly, "parse-only", false, "stop after HTTP parsing: no API events (measures what normalization costs; not with --events)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (inspect with: go tool pprof FILE)")
@@ -72,6 +74,13 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 			return err
 		}
 	}
+	var store *sink
+	if !o.parseOnly {
+		var err error
+		if store, err = o.store.open(cmd.Context()); err != nil {
+			return err
+		}
+	}
 	events, closeEvents, err := openEvents(o.events, cmd.OutOrStdout())
 	if err != nil {
 		return err
@@ -87,7 +96,7 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		if o.parseOnly {
 			return parse.HandlerFunc(func(*parse.Transaction) {})
 		}
-		return &eventHandler{n: normalize.New(ncfg), out: events.buffer(), det: det}
+		return &eventHandler{n: normalize.New(ncfg), out: events.buffer(), det: det, store: store}
 	})
 	if err := closeEvents(); err != nil {
 		return err
@@ -102,6 +111,11 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 			return err
 		}
 	}
+	if store != nil {
+		if err := store.finish(det, out); err != nil {
+			return err
+		}
+	}
 	if runErr != nil && cmd.Context().Err() == nil {
 		return runErr
 	}
@@ -111,10 +125,11 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 // eventHandler is one worker's end of the pipeline: it normalizes each
 // transaction into an API event and hands it to the outputs in use.
 type eventHandler struct {
-	n   *normalize.Normalizer
-	out *eventBuffer         // nil without --events
-	inv *inventory.Inventory // nil unless building an inventory
-	det *detector            // nil without detection
+	n     *normalize.Normalizer
+	out   *eventBuffer         // nil without --events
+	inv   *inventory.Inventory // nil unless building an inventory
+	det   *detector            // nil without detection
+	store *sink                // nil without --clickhouse
 }
 
 func (h *eventHandler) Transaction(t *parse.Transaction) {
@@ -127,6 +142,9 @@ func (h *eventHandler) Transaction(t *parse.Transaction) {
 	}
 	if h.det != nil {
 		h.det.process(e)
+	}
+	if h.store != nil {
+		h.store.add(e)
 	}
 }
 

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/apiwatch/apiwatch/internal/chtest"
+	"github.com/apiwatch/apiwatch/storage"
+)
+
+// TestAnalyzeClickHouse stores a run in a real ClickHouse server: every
+// transaction as an event, the findings once each, an inventory that
+// matches the events, and a baseline per endpoint.
+func TestAnalyzeClickHouse(t *testing.T) {
+	dsn := chtest.DSN(t)
+	out, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, "../../testdata/attacks-demo.pcap.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := summaryCount(t, out, "transactions")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := storage.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := "`" + s.Database() + "`."
+	count := func(q string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := s.Conn().QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	if n := count("SELECT count() FROM " + db + "events"); n != uint64(tx) {
+		t.Errorf("%d events stored, %d transactions", n, tx)
+	}
+	if n := count("SELECT count() FROM " + db + "findings FINAL"); n != 11 {
+		t.Errorf("%d findings stored, want 11", n)
+	}
+	inventory := count("SELECT count() FROM (SELECT endpoint FROM " + db + "endpoints GROUP BY endpoint)")
+	if n := count("SELECT uniqExact(endpoint) FROM " + db + "events WHERE endpoint != ''"); n != inventory || n == 0 {
+		t.Errorf("inventory has %d endpoints, events %d", inventory, n)
+	}
+	if n := count("SELECT sum(c) FROM (SELECT countMerge(calls) AS c FROM " + db + "endpoints GROUP BY endpoint)"); n != count("SELECT count() FROM "+db+"events WHERE endpoint != ''") {
+		t.Errorf("inventory calls %d differ from the events", n)
+	}
+	if n := count("SELECT count() FROM " + db + "baselines FINAL"); n != inventory {
+		t.Errorf("%d baselines for %d endpoints", n, inventory)
+	}
+}

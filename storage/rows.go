@@ -1,0 +1,221 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/apiwatch/apiwatch/baseline"
+	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/finding"
+)
+
+// EventRow is an API event as the events table stores it. Events are
+// reused by their producers, so a row copies what it keeps.
+type EventRow struct {
+	Time                                 time.Time
+	SensorID                             string
+	Kind                                 string
+	LatencyUS                            uint32
+	ClientIP, SrcIP, DstIP               [16]byte
+	SrcPort, DstPort                     uint16
+	Method, Host, Endpoint, Template     string
+	Path                                 string
+	Shadow                               uint8
+	Status                               uint16
+	RequestBytes, ResponseBytes, Records int64
+	ContentType                          string
+	FieldPaths, SensitiveClasses         []string
+	SensitiveCounts                      []uint32
+	ActorID, ActorKind                   string
+	ObjectIDs                            []string
+	LoginUser, LoginOutcome              string
+	Quality                              []string
+	UserAgent, SNI, JA4                  string
+}
+
+// NewEventRow copies an event into a row.
+func NewEventRow(e *event.APIEvent) EventRow {
+	r := EventRow{Time: time.Unix(0, e.RequestStartNs).UTC(), SensorID: e.SensorId, Kind: "http",
+		LatencyUS: uint32(min(max(e.LatencyNs/1000, 0), 1<<32-1)), ClientIP: ip16(e.ClientIp)}
+	if e.Kind == event.Kind_KIND_TLS {
+		r.Kind = "tls"
+	}
+	if f := e.Flow; f != nil {
+		r.SrcIP, r.DstIP, r.SrcPort, r.DstPort = ip16(f.SrcIp), ip16(f.DstIp), uint16(f.SrcPort), uint16(f.DstPort)
+	}
+	if q := e.Request; q != nil {
+		r.Method, r.Host, r.Endpoint, r.Template, r.Path = q.Method, q.Host, q.Endpoint, q.Template, q.Path
+		r.RequestBytes, r.UserAgent = q.BodyBytes, q.UserAgent
+		if q.Shadow {
+			r.Shadow = 1
+		}
+	}
+	r.Records = -1
+	if p := e.Response; p != nil {
+		r.Status, r.ResponseBytes, r.ContentType = uint16(p.Status), p.BodyBytes, p.ContentType
+		if sh := p.Shape; sh != nil {
+			r.Records, r.FieldPaths = sh.Records, append([]string(nil), sh.FieldPaths...)
+		}
+		for _, s := range p.Sensitive {
+			r.SensitiveClasses = append(r.SensitiveClasses, className(s.Class))
+			r.SensitiveCounts = append(r.SensitiveCounts, s.Count)
+		}
+	}
+	if a := e.Actor; a != nil {
+		r.ActorID, r.ActorKind = a.Id, strings.ToLower(strings.TrimPrefix(a.Kind.String(), "ACTOR_KIND_"))
+	}
+	for _, o := range e.ObjectIds {
+		switch v := o.Value.(type) {
+		case *event.ObjectID_Number:
+			r.ObjectIDs = append(r.ObjectIDs, strconv.FormatUint(v.Number, 10))
+		case *event.ObjectID_Hash:
+			r.ObjectIDs = append(r.ObjectIDs, v.Hash)
+		}
+	}
+	if l := e.Login; l != nil {
+		r.LoginUser = l.UsernameHash
+		r.LoginOutcome = strings.ToLower(strings.TrimPrefix(l.Outcome.String(), "LOGIN_OUTCOME_"))
+	}
+	for _, q := range e.Quality {
+		r.Quality = append(r.Quality, strings.ToLower(strings.TrimPrefix(q.String(), "QUALITY_")))
+	}
+	if t := e.Tls; t != nil {
+		r.SNI, r.JA4 = t.Sni, t.Ja4
+	}
+	return r
+}
+
+func className(c event.SensitiveClass) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "SENSITIVE_CLASS_"))
+}
+
+// ip16 is an address in the 16-byte form the tables keep (IPv4 mapped into
+// IPv6, as ClickHouse's IPv6StringToNum makes it); zero when unparsable.
+func ip16(s string) [16]byte {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return [16]byte{}
+	}
+	return a.As16()
+}
+
+func appendEvent(b driver.Batch, r *EventRow) error {
+	return b.Append(r.Time.Truncate(24*time.Hour), r.Time, uint32(r.Time.Nanosecond()), r.SensorID, r.Kind, r.LatencyUS,
+		string(r.ClientIP[:]), string(r.SrcIP[:]), string(r.DstIP[:]), r.SrcPort, r.DstPort,
+		r.Method, r.Host, r.Endpoint, r.Template, r.Path, r.Shadow, r.Status, r.RequestBytes, r.ResponseBytes, r.Records,
+		r.ContentType, nonNil(r.FieldPaths), nonNil(r.SensitiveClasses), nonNil(r.SensitiveCounts),
+		r.ActorID, r.ActorKind, nonNil(r.ObjectIDs), r.LoginUser, r.LoginOutcome, nonNil(r.Quality), r.UserAgent, r.SNI, r.JA4)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// EventWriter returns a writer of the events table.
+func (s *Store) EventWriter(cfg WriterConfig) *Writer[EventRow] {
+	return newWriter(s, "events", cfg, appendEvent)
+}
+
+// FindingWriter returns a writer of the findings table. Write every
+// version of a finding: the table keeps the latest.
+func (s *Store) FindingWriter(cfg WriterConfig) *Writer[finding.Finding] {
+	return newWriter(s, "findings", cfg, appendFinding)
+}
+
+func appendFinding(b driver.Batch, f *finding.Finding) error {
+	evidence, err := json.Marshal(f.Evidence)
+	if err != nil {
+		return err
+	}
+	samples, err := json.Marshal(f.Samples)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(f.Counts))
+	for k := range f.Counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	values := make([]int64, len(keys))
+	for i, k := range keys {
+		values[i] = f.Counts[k]
+	}
+	sec, us := splitTime(f.FirstSeen.Time)
+	last, lastUS := splitTime(f.LastSeen.Time)
+	det, detUS := splitTime(f.DetectedAt.Time)
+	return b.Append(sec.Truncate(24*time.Hour), f.ID, f.Version, f.Detector, f.Kind, f.Severity.String(), f.Endpoint,
+		f.Actor, f.ActorKind, f.Subject, nonNil(f.ClientIPs), sec, us, last, lastUS, det, detUS,
+		uint64(max(f.Counts["events"], 0)), keys, values, string(evidence), f.Summary, string(samples))
+}
+
+// splitTime splits t into whole seconds and microseconds.
+func splitTime(t time.Time) (time.Time, uint32) {
+	t = t.UTC()
+	return t.Truncate(time.Second), uint32(t.Nanosecond() / 1000)
+}
+
+// SaveBaselines writes every endpoint's baseline snapshot.
+func (s *Store) SaveBaselines(ctx context.Context, bs *baseline.Store, at time.Time) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.t("baselines"))
+	if err != nil {
+		return fmt.Errorf("clickhouse baselines: %w", err)
+	}
+	version := uint64(at.UnixNano())
+	var encErr error
+	bs.Endpoints(func(ep *baseline.Endpoint) {
+		snap, err := baseline.MarshalEndpoint(ep)
+		if err == nil {
+			err = b.Append(ep.Name, at.UTC().Truncate(time.Second), version, string(snap))
+		}
+		if err != nil && encErr == nil {
+			encErr = err
+		}
+	})
+	if encErr != nil {
+		return fmt.Errorf("clickhouse baselines: %w", errors.Join(encErr, b.Abort()))
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("clickhouse baselines: %w", err)
+	}
+	return nil
+}
+
+// LoadBaselines restores the stored baselines of the given endpoints (all
+// when none are given) into bs, and returns how many it restored.
+func (s *Store) LoadBaselines(ctx context.Context, bs *baseline.Store, endpoints ...string) (int, error) {
+	q := "SELECT snapshot FROM " + s.t("baselines") + " FINAL"
+	var args []any
+	if len(endpoints) > 0 {
+		q += " WHERE endpoint IN (?)"
+		args = append(args, endpoints)
+	}
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse baselines: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var snap string
+		if err := rows.Scan(&snap); err != nil {
+			return n, err
+		}
+		if err := bs.UnmarshalEndpoint([]byte(snap)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
