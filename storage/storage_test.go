@@ -156,8 +156,8 @@ func TestBadDSN(t *testing.T) {
 	defer cancel()
 	for dsn, want := range map[string]string{
 		"clickhouse://127.0.0.1:1/apiwatch?dial_timeout=1s": "is the server running",
-		"clickhouse://127.0.0.1:19000/bad-name":            "database name",
-		"mysql://x":                                          "clickhouse DSN",
+		"clickhouse://127.0.0.1:19000/bad-name":             "database name",
+		"mysql://x":                                         "clickhouse DSN",
 	} {
 		if _, err := storage.Open(ctx, dsn); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", dsn, err, want)
