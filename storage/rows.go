@@ -108,12 +108,45 @@ func ip16(s string) [16]byte {
 	return a.As16()
 }
 
-func appendEvent(b driver.Batch, r *EventRow) error {
-	return b.Append(r.Time.Truncate(24*time.Hour), r.Time, uint32(r.Time.Nanosecond()), r.SensorID, r.Kind, r.LatencyUS,
-		string(r.ClientIP[:]), string(r.SrcIP[:]), string(r.DstIP[:]), r.SrcPort, r.DstPort,
-		r.Method, r.Host, r.Endpoint, r.Template, r.Path, r.Shadow, r.Status, r.RequestBytes, r.ResponseBytes, r.Records,
-		r.ContentType, nonNil(r.FieldPaths), nonNil(r.SensitiveClasses), nonNil(r.SensitiveCounts),
-		r.ActorID, r.ActorKind, nonNil(r.ObjectIDs), r.LoginUser, r.LoginOutcome, nonNil(r.Quality), r.UserAgent, r.SNI, r.JA4)
+// appendEvents appends rows column by column: the driver then copies
+// typed slices instead of converting every value of every row.
+func appendEvents(b driver.Batch, rows []EventRow) error {
+	n := len(rows)
+	var (
+		dates, times                           = make([]time.Time, n), make([]time.Time, n)
+		timeNS, latency                        = make([]uint32, n), make([]uint32, n)
+		sensor, kind, client, src, dst         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		srcPort, dstPort, status               = make([]uint16, n), make([]uint16, n), make([]uint16, n)
+		method, host, endpoint, template, path = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		shadow                                 = make([]uint8, n)
+		reqBytes, respBytes, records           = make([]int64, n), make([]int64, n), make([]int64, n)
+		ctype, actor, actorKind, user, outcome = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		fields, classes, objects, quality      = make([][]string, n), make([][]string, n), make([][]string, n), make([][]string, n)
+		counts                                 = make([][]uint32, n)
+		ua, sni, ja4                           = make([]string, n), make([]string, n), make([]string, n)
+	)
+	for i := range rows {
+		r := &rows[i]
+		dates[i], times[i], timeNS[i], latency[i] = r.Time.Truncate(24*time.Hour), r.Time, uint32(r.Time.Nanosecond()), r.LatencyUS
+		sensor[i], kind[i] = r.SensorID, r.Kind
+		client[i], src[i], dst[i] = string(r.ClientIP[:]), string(r.SrcIP[:]), string(r.DstIP[:])
+		srcPort[i], dstPort[i], status[i] = r.SrcPort, r.DstPort, r.Status
+		method[i], host[i], endpoint[i], template[i], path[i] = r.Method, r.Host, r.Endpoint, r.Template, r.Path
+		shadow[i], reqBytes[i], respBytes[i], records[i] = r.Shadow, r.RequestBytes, r.ResponseBytes, r.Records
+		ctype[i], actor[i], actorKind[i], user[i], outcome[i] = r.ContentType, r.ActorID, r.ActorKind, r.LoginUser, r.LoginOutcome
+		fields[i], classes[i], objects[i], quality[i] = nonNil(r.FieldPaths), nonNil(r.SensitiveClasses), nonNil(r.ObjectIDs), nonNil(r.Quality)
+		counts[i] = nonNil(r.SensitiveCounts)
+		ua[i], sni[i], ja4[i] = r.UserAgent, r.SNI, r.JA4
+	}
+	// In the table's column order (migrate.go).
+	for i, col := range []any{dates, times, timeNS, sensor, kind, latency, client, src, dst, srcPort, dstPort,
+		method, host, endpoint, template, path, shadow, status, reqBytes, respBytes, records, ctype,
+		fields, classes, counts, actor, actorKind, objects, user, outcome, quality, ua, sni, ja4} {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("events column %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -125,13 +158,13 @@ func nonNil[T any](s []T) []T {
 
 // EventWriter returns a writer of the events table.
 func (s *Store) EventWriter(cfg WriterConfig) *Writer[EventRow] {
-	return newWriter(s, "events", cfg, appendEvent)
+	return newWriter(s, "events", cfg, appendEvents)
 }
 
 // FindingWriter returns a writer of the findings table. Write every
 // version of a finding: the table keeps the latest.
 func (s *Store) FindingWriter(cfg WriterConfig) *Writer[finding.Finding] {
-	return newWriter(s, "findings", cfg, appendFinding)
+	return newWriter(s, "findings", cfg, eachRow(appendFinding))
 }
 
 func appendFinding(b driver.Batch, f *finding.Finding) error {

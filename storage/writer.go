@@ -55,11 +55,11 @@ type WriterStats struct {
 // never blocks (a full queue drops the row, counted), so a writer cannot
 // stall the pipeline that feeds it.
 type Writer[T any] struct {
-	s         *Store
-	table     string
-	cfg       WriterConfig
-	appendRow func(driver.Batch, *T) error
-	queue     chan T
+	s          *Store
+	table      string
+	cfg        WriterConfig
+	appendRows func(driver.Batch, []T) error
+	queue      chan T
 
 	written, dropped, failed, retries atomic.Uint64
 
@@ -68,10 +68,11 @@ type Writer[T any] struct {
 	done      chan struct{}
 }
 
-func newWriter[T any](s *Store, table string, cfg WriterConfig, appendRow func(driver.Batch, *T) error) *Writer[T] {
+// newWriter returns a running writer; appendRows puts rows into a batch.
+func newWriter[T any](s *Store, table string, cfg WriterConfig, appendRows func(driver.Batch, []T) error) *Writer[T] {
 	cfg = cfg.withDefaults()
 	ctx, stop := context.WithCancel(context.Background())
-	w := &Writer[T]{s: s, table: table, cfg: cfg, appendRow: appendRow,
+	w := &Writer[T]{s: s, table: table, cfg: cfg, appendRows: appendRows,
 		queue: make(chan T, cfg.QueueRows), stop: stop, done: make(chan struct{})}
 	go w.run(ctx)
 	return w
@@ -173,12 +174,22 @@ func (w *Writer[T]) sendOnce(ctx context.Context, rows []T) error {
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		if err := w.appendRow(b, &rows[i]); err != nil {
-			return errors.Join(&rowError{err}, b.Abort())
-		}
+	if err := w.appendRows(b, rows); err != nil {
+		return errors.Join(&rowError{err}, b.Abort())
 	}
 	return b.Send()
+}
+
+// eachRow adapts a per-row append to a writer.
+func eachRow[T any](appendRow func(driver.Batch, *T) error) func(driver.Batch, []T) error {
+	return func(b driver.Batch, rows []T) error {
+		for i := range rows {
+			if err := appendRow(b, &rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // rowError is a row the driver could not encode: retrying cannot help.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +52,18 @@ func TestAnalyzeClickHouse(t *testing.T) {
 	}
 	if n := count("SELECT count() FROM " + db + "baselines FINAL"); n != inventory {
 		t.Errorf("%d baselines for %d endpoints", n, inventory)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	dsn := chtest.DSN(t)
+	for range 2 { // creates, then finds nothing to do
+		out, err := runCLI(t, "migrate", "--clickhouse", dsn)
+		if err != nil || !strings.Contains(out, fmt.Sprintf("schema version %d", storage.SchemaVersion())) {
+			t.Fatalf("migrate: %q %v", out, err)
+		}
+	}
+	if _, err := runCLI(t, "migrate", "--clickhouse", "clickhouse://127.0.0.1:1/x?dial_timeout=1s"); err == nil || !strings.Contains(err.Error(), "is the server running") {
+		t.Errorf("unreachable server: %v", err)
 	}
 }
