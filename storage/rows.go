@@ -228,13 +228,9 @@ func (s *Store) SaveBaselines(ctx context.Context, bs *baseline.Store, at time.T
 // LoadBaselines restores the stored baselines of the given endpoints (all
 // when none are given) into bs, and returns how many it restored.
 func (s *Store) LoadBaselines(ctx context.Context, bs *baseline.Store, endpoints ...string) (int, error) {
-	q := "SELECT snapshot FROM " + s.t("baselines") + " FINAL"
-	var args []any
-	if len(endpoints) > 0 {
-		q += " WHERE endpoint IN (?)"
-		args = append(args, endpoints)
-	}
-	rows, err := s.conn.Query(ctx, q, args...)
+	var w where
+	w.in("endpoint", endpoints)
+	rows, err := s.conn.Query(ctx, "SELECT snapshot FROM "+s.t("baselines")+" FINAL"+w.sql(), w.args...)
 	if err != nil {
 		return 0, fmt.Errorf("clickhouse baselines: %w", err)
 	}

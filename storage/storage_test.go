@@ -2,11 +2,13 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apiwatch/apiwatch/baseline"
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/finding"
 	"github.com/apiwatch/apiwatch/internal/chtest"
@@ -162,5 +164,32 @@ func TestBadDSN(t *testing.T) {
 		if _, err := storage.Open(ctx, dsn); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", dsn, err, want)
 		}
+	}
+}
+
+// TestBaselines stores the baselines of a detector's endpoints and restores
+// all of them, or only those asked for (a rebalanced detector's partitions).
+func TestBaselines(t *testing.T) {
+	s := chtest.Open(t)
+	ctx := context.Background()
+	bs := baseline.New(baseline.Config{})
+	for i := range 300 {
+		e := testEvent(i)
+		e.Request.Endpoint = fmt.Sprintf("GET h /e%d", i%3)
+		bs.Observe(e)
+	}
+	if err := s.SaveBaselines(ctx, bs, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveBaselines(ctx, bs, t0.Add(time.Minute)); err != nil { // a later snapshot replaces it
+		t.Fatal(err)
+	}
+	all := baseline.New(baseline.Config{})
+	if n, err := s.LoadBaselines(ctx, all); err != nil || n != 3 || all.Endpoint("GET h /e1").Events != 100 {
+		t.Fatalf("restored %d (%v), want 3 endpoints of 100 events", n, err)
+	}
+	some := baseline.New(baseline.Config{})
+	if n, err := s.LoadBaselines(ctx, some, "GET h /e0", "GET h /e2", "GET h /nope"); err != nil || n != 2 || some.Endpoint("GET h /e1") != nil {
+		t.Errorf("restored %d (%v), want the 2 asked for", n, err)
 	}
 }
