@@ -33,7 +33,7 @@ vet:
 CLICKHOUSE_TEST_DSN ?= clickhouse://127.0.0.1:19000
 test: test-deps vet
 	CGO_ENABLED=0 $(GO) build ./...
-	./scripts/clickhouse.sh start
+	CLICKHOUSE_FRESH=1 ./scripts/clickhouse.sh start
 	status=0; \
 	APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) $(GO) test -count=1 -timeout 12m ./... || status=$$?; \
 	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ || status=$$?; \

@@ -11,6 +11,7 @@
 #   CLICKHOUSE_DIR=/tmp/apiwatch-clickhouse   data, logs and pid file
 #   CLICKHOUSE_TCP_PORT=19000                 native protocol port
 #   CLICKHOUSE_HTTP_PORT=18123                HTTP port
+#   CLICKHOUSE_FRESH=1                        start from an empty data directory
 #
 # Tests reach it as clickhouse://127.0.0.1:19000 (APIWATCH_TEST_CLICKHOUSE).
 set -euo pipefail
@@ -44,6 +45,9 @@ start() {
 		return 0
 	fi
 	install
+	if [ "${CLICKHOUSE_FRESH:-0}" = 1 ]; then
+		rm -rf "$dir/data" "$dir/tmp"
+	fi
 	mkdir -p "$dir/data" "$dir/tmp" "$dir/log"
 	sed -e "s|@DIR@|$dir|g" -e "s|@TCP@|$tcp|g" -e "s|@HTTP@|$http|g" \
 		"$root/deploy/clickhouse/test-config.xml" >"$dir/config.xml"

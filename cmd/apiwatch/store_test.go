@@ -67,3 +67,28 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("unreachable server: %v", err)
 	}
 }
+
+// TestRetentionCommand stores the demo (captured in 2026-03) and keeps
+// fewer days than have passed since: its partitions go, a zero keeps all.
+func TestRetentionCommand(t *testing.T) {
+	dsn := chtest.DSN(t)
+	if _, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, "../../testdata/attacks-demo.pcap.gz"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "retention", "--clickhouse", dsn, "--events-days", "1", "--findings-days", "0", "--rollups-days", "1")
+	if err != nil || !strings.Contains(out, "events: kept 1 days, dropped 1") || strings.Contains(out, "findings:") {
+		t.Fatalf("retention: %q %v", out, err)
+	}
+	ctx := context.Background()
+	s, err := storage.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var events, findings uint64
+	s.Conn().QueryRow(ctx, "SELECT count() FROM `"+s.Database()+"`.events").Scan(&events)
+	s.Conn().QueryRow(ctx, "SELECT count() FROM `"+s.Database()+"`.findings FINAL").Scan(&findings)
+	if events != 0 || findings != 11 {
+		t.Errorf("after retention: %d events, %d findings; want 0 and 11", events, findings)
+	}
+}
