@@ -21,20 +21,32 @@ run the same migrations at start-up; this command does it ahead of them.
   apiwatch migrate --clickhouse clickhouse://127.0.0.1:9000/apiwatch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := storage.Open(cmd.Context(), dsn)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			v, err := s.Version(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "clickhouse database %s: schema version %d\n", s.Database(), v)
-			return nil
+			return withStore(cmd, dsn, func(s *storage.Store) error {
+				v, err := s.Version(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "clickhouse database %s: schema version %d\n", s.Database(), v)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVar(&dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
-	_ = cmd.MarkFlagRequired("clickhouse")
+	addDSNFlag(cmd, &dsn)
 	return cmd
+}
+
+// addDSNFlag adds the required --clickhouse flag of the storage commands.
+func addDSNFlag(cmd *cobra.Command, dsn *string) {
+	cmd.Flags().StringVar(dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
+	_ = cmd.MarkFlagRequired("clickhouse")
+}
+
+// withStore runs fn on the store at dsn (migrated), then closes it.
+func withStore(cmd *cobra.Command, dsn string, fn func(*storage.Store) error) error {
+	s, err := storage.Open(cmd.Context(), dsn)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
 }

@@ -23,31 +23,27 @@ does not have.
   apiwatch retention --clickhouse clickhouse://127.0.0.1:9000/apiwatch --events-days 30 --findings-days 365`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := storage.Open(cmd.Context(), dsn)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			now := time.Now().UTC()
-			for _, table := range []string{"events", "findings", "rollup_minute"} {
-				d := *days[table]
-				if d <= 0 {
-					continue
+			return withStore(cmd, dsn, func(s *storage.Store) error {
+				now := time.Now().UTC()
+				for _, table := range []string{"events", "findings", "rollup_minute"} {
+					d := *days[table]
+					if d <= 0 {
+						continue
+					}
+					n, err := s.DropPartitionsBefore(cmd.Context(), table, now.AddDate(0, 0, -d))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: kept %d days, dropped %d\n", table, d, n)
 				}
-				n, err := s.DropPartitionsBefore(cmd.Context(), table, now.AddDate(0, 0, -d))
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: kept %d days, dropped %d\n", table, d, n)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
+	addDSNFlag(cmd, &dsn)
 	f := cmd.Flags()
-	f.StringVar(&dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	f.IntVar(days["events"], "events-days", 30, "days of API events to keep (0: all)")
 	f.IntVar(days["findings"], "findings-days", 365, "days of findings to keep (0: all)")
 	f.IntVar(days["rollup_minute"], "rollups-days", 90, "days of per-minute rollups to keep (0: all)")
-	_ = cmd.MarkFlagRequired("clickhouse")
 	return cmd
 }
