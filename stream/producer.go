@@ -68,10 +68,10 @@ type ProducerStats struct {
 
 // Producer publishes events to a topic. Publish never blocks.
 type Producer struct {
-	cfg   ProducerConfig
-	w     *kafka.Writer
-	queue chan Message
-	spool *spool
+	cfg                          ProducerConfig
+	w                            *kafka.Writer
+	queue                        chan Message
+	spool                        *spool
 	sent, spooled, dropped, errs atomic.Uint64
 	done                         chan struct{}
 	stop                         context.CancelFunc
