@@ -36,7 +36,7 @@ test: test-deps vet
 	CLICKHOUSE_FRESH=1 ./scripts/clickhouse.sh start
 	status=0; \
 	APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) $(GO) test -count=1 -timeout 12m ./... || status=$$?; \
-	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ || status=$$?; \
+	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ ./stream/ ./storage/ || status=$$?; \
 	./scripts/clickhouse.sh stop; \
 	exit $$status
 
