@@ -19,7 +19,7 @@ const topic = "apiwatch.events"
 // keeping its data in dir ("": in memory).
 func broker(t *testing.T, port int, dir string) (*kfake.Cluster, string) {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(4, topic)}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(4, topic), kfake.AllowAutoTopicCreation()}
 	if dir != "" {
 		opts = append(opts, kfake.DataDir(dir), kfake.SyncWrites())
 	}
