@@ -156,6 +156,29 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// WriteEvents inserts events and returns once the server acknowledged
+// them: for a consumer that commits its offsets only after that.
+func (s *Store) WriteEvents(ctx context.Context, rows []EventRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := insert(ctx, s, "events", rows, appendEvents); err != nil {
+		return fmt.Errorf("clickhouse events: %w", err)
+	}
+	return nil
+}
+
+// WriteFindings inserts finding versions and returns once acknowledged.
+func (s *Store) WriteFindings(ctx context.Context, fs []finding.Finding) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	if err := insert(ctx, s, "findings", fs, eachRow(appendFinding)); err != nil {
+		return fmt.Errorf("clickhouse findings: %w", err)
+	}
+	return nil
+}
+
 // EventWriter returns a writer of the events table.
 func (s *Store) EventWriter(cfg WriterConfig) *Writer[EventRow] {
 	return newWriter(s, "events", cfg, appendEvents)

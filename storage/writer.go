@@ -170,11 +170,17 @@ func (w *Writer[T]) send(ctx context.Context, rows []T) {
 }
 
 func (w *Writer[T]) sendOnce(ctx context.Context, rows []T) error {
-	b, err := w.s.conn.PrepareBatch(ctx, "INSERT INTO "+w.s.t(w.table))
+	return insert(ctx, w.s, w.table, rows, w.appendRows)
+}
+
+// insert writes rows in one batch and returns once the server
+// acknowledged them.
+func insert[T any](ctx context.Context, s *Store, table string, rows []T, appendRows func(driver.Batch, []T) error) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.t(table))
 	if err != nil {
 		return err
 	}
-	if err := w.appendRows(b, rows); err != nil {
+	if err := appendRows(b, rows); err != nil {
 		return errors.Join(&rowError{err}, b.Abort())
 	}
 	return b.Send()

@@ -127,8 +127,14 @@ func (p *Producer) Publish(e *event.APIEvent) bool {
 	if e.Request != nil {
 		key = []byte(e.Request.Endpoint)
 	}
+	return p.Send(Message{Key: key, Value: v})
+}
+
+// Send queues a message as it is (findings, say) and reports whether it
+// was taken.
+func (p *Producer) Send(m Message) bool {
 	select {
-	case p.queue <- Message{Key: key, Value: v}:
+	case p.queue <- m:
 		return true
 	default:
 		p.dropped.Add(1)

@@ -53,7 +53,7 @@ Start with:  apiwatch analyze testdata/demo.pcap.gz`,
 	}
 	root.PersistentFlags().StringVar(&lo.level, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&lo.format, "log-format", "auto", "log format: console, json, or auto (console on a terminal, json otherwise)")
-	root.AddCommand(newAnalyzeCmd(), newEndpointsCmd(), newEvaluateCmd(), newMigrateCmd(), newRetentionCmd(), newDevbrokerCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newAnalyzeCmd(), newEndpointsCmd(), newEvaluateCmd(), newMigrateCmd(), newRetentionCmd(), newDevbrokerCmd(), newSensorCmd(), newDetectCmd(), newVersionCmd())
 	return root
 }
 

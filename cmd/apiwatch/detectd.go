@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/apiwatch/apiwatch/detect"
+	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/finding"
+	"github.com/apiwatch/apiwatch/storage"
+	"github.com/apiwatch/apiwatch/stream"
+)
+
+type detectDaemonOptions struct {
+	brokers       []string
+	topic, group  string
+	findingsTopic string
+	deadTopic     string
+	dsn           string
+	config        string
+	snapshotEvery time.Duration
+}
+
+func newDetectCmd() *cobra.Command {
+	var o detectDaemonOptions
+	cmd := &cobra.Command{
+		Use:   "detect --kafka HOST:PORT --clickhouse DSN",
+		Short: "Consume API events from Kafka, run the detectors, store events and findings",
+		Long: `Joins a Kafka consumer group on the events topic, learns baselines and runs
+the detectors, and writes events, findings and baselines to ClickHouse and
+findings to the findings topic. Offsets are committed only after ClickHouse
+acknowledged what a batch produced (at least once; findings have stable ids,
+so a re-delivery does not duplicate them). Add replicas to scale out: events
+are keyed by endpoint, so each endpoint's state lives in one replica; an
+endpoint's baseline is restored from ClickHouse when a replica first sees
+it, and snapshotted every --snapshot-every and at shutdown.
+
+  apiwatch detect --kafka 127.0.0.1:9092 --clickhouse clickhouse://127.0.0.1:9000/apiwatch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDetectDaemon(cmd, &o) },
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.brokers, "kafka", nil, "Kafka bootstrap broker `HOST:PORT`; repeat or comma-separate for several")
+	f.StringVar(&o.topic, "topic", "apiwatch.events", "Kafka topic of the events")
+	f.StringVar(&o.group, "group", "apiwatch-detect", "Kafka consumer group shared by the detector replicas")
+	f.StringVar(&o.findingsTopic, "findings-topic", "apiwatch.findings", "Kafka topic findings are published to (empty: none)")
+	f.StringVar(&o.deadTopic, "dead-letter-topic", "", "Kafka topic for messages that are no readable event (empty: skip them)")
+	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
+	f.StringVar(&o.config, "detect-config", "", "detector thresholds, YAML (`FILE`; see detect/README.md)")
+	f.DurationVar(&o.snapshotEvery, "snapshot-every", time.Minute, "how often baselines are written to ClickHouse")
+	return cmd
+}
+
+// detectDaemon is the consumer's handler: one batch at a time, processed
+// once and written until ClickHouse acknowledges it.
+type detectDaemon struct {
+	store    *storage.Store
+	engine   *detect.Engine
+	findings *stream.Producer
+	tried    map[string]bool // endpoints whose stored baseline was looked for
+
+	processed bool // the pending batch went through the detectors
+	rows      []storage.EventRow
+	changed   []finding.Finding
+	lastSnap  time.Time
+	every     time.Duration
+}
+
+func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
+	if len(o.brokers) == 0 || o.dsn == "" {
+		return fmt.Errorf("--kafka and --clickhouse are required (for local use: apiwatch devbroker, scripts/clickhouse.sh start)")
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	dopts := detectOptions{config: o.config}
+	det, err := dopts.open()
+	if err != nil {
+		return err
+	}
+	s, err := storage.Open(ctx, o.dsn)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	d := &detectDaemon{store: s, engine: det.engine, tried: map[string]bool{}, lastSnap: time.Now(), every: o.snapshotEvery}
+	if o.findingsTopic != "" {
+		if d.findings, err = stream.NewProducer(stream.ProducerConfig{Brokers: o.brokers, Topic: o.findingsTopic}); err != nil {
+			return err
+		}
+	}
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.brokers, Topic: o.topic, Group: o.group, DeadLetterTopic: o.deadTopic})
+	if err != nil {
+		return err
+	}
+	runErr := c.Run(ctx, d.handle)
+	c.Close()
+	// Graceful end: the last baselines, the findings queued for Kafka.
+	end, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.SaveBaselines(end, d.engine.Store(), time.Now()); err != nil && runErr == nil {
+		runErr = err
+	}
+	if d.findings != nil {
+		if err := d.findings.Close(end); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	st, cs := d.engine.Stats(), c.Stats()
+	fmt.Fprintf(cmd.OutOrStdout(), "detect: %d events, %d malformed skipped, %d findings opened, %d updates\n",
+		cs.Consumed, cs.Malformed, st.Findings, st.Updates)
+	return runErr
+}
+
+func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) error {
+	if !d.processed {
+		d.rows, d.changed = d.rows[:0], d.changed[:0]
+		for _, e := range events {
+			d.restore(ctx, e)
+			d.engine.Process(e)
+			d.rows = append(d.rows, storage.NewEventRow(e))
+		}
+		for _, f := range d.engine.Changed() {
+			d.changed = append(d.changed, *f)
+		}
+		d.processed = true
+	}
+	if err := d.store.WriteEvents(ctx, d.rows); err != nil {
+		return err
+	}
+	if err := d.store.WriteFindings(ctx, d.changed); err != nil {
+		return err
+	}
+	if d.findings != nil {
+		for i := range d.changed {
+			b, _ := json.Marshal(&d.changed[i])
+			d.findings.Send(stream.Message{Key: []byte(d.changed[i].ID), Value: b})
+		}
+	}
+	d.processed = false
+	if time.Since(d.lastSnap) >= d.every {
+		d.lastSnap = time.Now()
+		if err := d.store.SaveBaselines(ctx, d.engine.Store(), d.lastSnap); err != nil {
+			return err // the batch is written; the retry only rewrites it (idempotent findings, events at least once)
+		}
+	}
+	return nil
+}
+
+// restore loads an endpoint's stored baseline the first time this replica
+// sees the endpoint (after a restart or a rebalance).
+func (d *detectDaemon) restore(ctx context.Context, e *event.APIEvent) {
+	if e.Request == nil || e.Request.Endpoint == "" {
+		return
+	}
+	name := e.Request.Endpoint
+	if d.tried[name] || d.engine.Store().Endpoint(name) != nil {
+		return
+	}
+	if len(d.tried) >= 100000 {
+		clear(d.tried)
+	}
+	d.tried[name] = true
+	if _, err := d.store.LoadBaselines(ctx, d.engine.Store(), name); err != nil {
+		logger.Warn().Err(err).Str("endpoint", name).Msg("baseline not restored; learning it again")
+	}
+}
