@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ type detectDaemonOptions struct {
 	dsn           string
 	config        string
 	snapshotEvery time.Duration
+	listen        string
 }
 
 func newDetectCmd() *cobra.Command {
@@ -54,6 +56,7 @@ it, and snapshotted every --snapshot-every and at shutdown.
 	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	f.StringVar(&o.config, "detect-config", "", "detector thresholds, YAML (`FILE`; see detect/README.md)")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", time.Minute, "how often baselines are written to ClickHouse")
+	addOpsFlag(f, &o.listen)
 	return cmd
 }
 
@@ -70,6 +73,9 @@ type detectDaemon struct {
 	changed   []finding.Finding
 	lastSnap  time.Time
 	every     time.Duration
+	// The engine's counters as of the last batch, for the metrics (the
+	// engine itself belongs to the consumer's goroutine).
+	opened, updates atomic.Uint64
 }
 
 func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
@@ -98,6 +104,18 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	if err != nil {
 		return err
 	}
+	ops, err := startOps(o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	defer ops.close()
+	ops.counter("apiwatch_detect_events_total", "Events consumed and stored.", func() float64 { return float64(c.Stats().Consumed) })
+	ops.counter("apiwatch_detect_malformed_total", "Messages skipped: no readable event.", func() float64 { return float64(c.Stats().Malformed) })
+	ops.counter("apiwatch_detect_batch_retries_total", "Batches retried after a ClickHouse write error.", func() float64 { return float64(c.Stats().Retries) })
+	ops.gauge("apiwatch_detect_consumer_lag", "Messages of the assigned partitions not read yet.", func() float64 { return float64(c.Lag()) })
+	ops.counter("apiwatch_detect_findings_total", "Findings opened.", func() float64 { return float64(d.opened.Load()) })
+	ops.counter("apiwatch_detect_finding_updates_total", "Finding updates.", func() float64 { return float64(d.updates.Load()) })
+	ops.ready.Store(true)
 	runErr := c.Run(ctx, d.handle)
 	c.Close()
 	// Graceful end: the last baselines, the findings queued for Kafka.
@@ -128,6 +146,9 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 		for _, f := range d.engine.Changed() {
 			d.changed = append(d.changed, *f)
 		}
+		st := d.engine.Stats()
+		d.opened.Store(st.Findings)
+		d.updates.Store(st.Updates)
 		d.processed = true
 	}
 	if err := d.store.WriteEvents(ctx, d.rows); err != nil {

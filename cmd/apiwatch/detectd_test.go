@@ -35,7 +35,7 @@ func TestDetectDaemon(t *testing.T) {
 		cmd := newRootCmd()
 		var b strings.Builder
 		cmd.SetOut(&b)
-		cmd.SetArgs([]string{"detect", "--kafka", addr, "--clickhouse", dsn})
+		cmd.SetArgs([]string{"detect", "--kafka", addr, "--clickhouse", dsn, "--listen", "127.0.0.1:0"})
 		if err := cmd.ExecuteContext(ctx); err != nil {
 			t.Error(err)
 		}
@@ -53,7 +53,9 @@ func TestDetectDaemon(t *testing.T) {
 	}
 	db := "`" + s.Database() + "`."
 	deadline := time.Now().Add(60 * time.Second)
-	for count("SELECT count() FROM "+db+"events") < uint64(tx) && time.Now().Before(deadline) {
+	// Until the last batch's events and findings are stored (a batch writes
+	// its events, then its findings).
+	for (count("SELECT count() FROM "+db+"events") < uint64(tx) || count("SELECT count() FROM "+db+"findings FINAL") < 11) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	cancel()

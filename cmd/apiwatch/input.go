@@ -25,6 +25,8 @@ type inputOptions struct {
 	pipeline    pipeline.Config
 	bufferedMB  int64
 	bodyMemMB   int64
+	// onProgress, when set, also receives the progress reports (metrics).
+	onProgress func(pipeline.Progress)
 }
 
 func (o *inputOptions) addFlags(f *pflag.FlagSet) {
@@ -53,9 +55,12 @@ func (o *inputOptions) run(ctx context.Context, files []string, newHandler pipel
 	}
 	o.pipeline.Reassembly.MaxBufferedBytes = o.bufferedMB << 20
 	o.pipeline.Parse.HTTP.BodyMemory = o.bodyMemMB << 20
-	if !o.quiet {
-		o.pipeline.Progress = func(p pipeline.Progress) {
+	o.pipeline.Progress = func(p pipeline.Progress) {
+		if !o.quiet {
 			logger.Info().Str("progress", p.String()).Msg("analyzing")
+		}
+		if o.onProgress != nil {
+			o.onProgress(p)
 		}
 	}
 	if len(o.ifaces) > 0 {

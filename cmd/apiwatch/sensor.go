@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/normalize"
+	"github.com/apiwatch/apiwatch/pipeline"
 	"github.com/apiwatch/apiwatch/stream"
 )
 
@@ -23,6 +25,7 @@ type sensorOptions struct {
 	spoolMB   int64
 	queue     int
 	drain     time.Duration
+	listen    string
 }
 
 func newSensorCmd() *cobra.Command {
@@ -51,6 +54,7 @@ sent in order when it returns; beyond both they are dropped and counted.
 	f.Int64Var(&o.spoolMB, "spool-mb", 1024, "at most this many MiB in the spool")
 	f.IntVar(&o.queue, "queue", 100000, "events waiting in memory for Kafka")
 	f.DurationVar(&o.drain, "drain-timeout", 30*time.Second, "at the end, how long to keep sending what is queued and spooled")
+	addOpsFlag(f, &o.listen)
 	return cmd
 }
 
@@ -67,6 +71,19 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	if err != nil {
 		return err
 	}
+	ops, err := startOps(o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	defer ops.close()
+	var packets atomic.Uint64
+	o.input.onProgress = func(pr pipeline.Progress) { packets.Store(pr.Packets) }
+	ops.counter("apiwatch_sensor_packets_total", "Packets read from the interfaces or files.", func() float64 { return float64(packets.Load()) })
+	ops.counter("apiwatch_sensor_events_sent_total", "Events acknowledged by Kafka.", func() float64 { return float64(p.Stats().Sent) })
+	ops.counter("apiwatch_sensor_events_spooled_total", "Events written to the spool while Kafka was unreachable.", func() float64 { return float64(p.Stats().Spooled) })
+	ops.counter("apiwatch_sensor_events_dropped_total", "Events dropped beyond the memory queue and the spool.", func() float64 { return float64(p.Stats().Dropped) })
+	ops.counter("apiwatch_sensor_kafka_errors_total", "Failed writes to Kafka (retried or spooled).", func() float64 { return float64(p.Stats().Errors) })
+	ops.ready.Store(true)
 	st, runErr := o.input.run(cmd.Context(), o.pcaps, func(int) parse.Handler {
 		n := normalize.New(ncfg)
 		return parse.HandlerFunc(func(t *parse.Transaction) { p.Publish(n.Event(t)) })
