@@ -10,6 +10,8 @@
 package detect
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +57,9 @@ func New(cfg Config, store *baseline.Store) *Engine {
 	return &Engine{cfg: cfg.over(DefaultConfig()), store: store, incidents: make(map[string]*incident)}
 }
 
+// QuietGap returns how long an incident stays open without triggers.
+func (d *Engine) QuietGap() time.Duration { return d.cfg.QuietGap }
+
 // Store returns the baselines the Engine learns into.
 func (d *Engine) Store() *baseline.Store { return d.store }
 
@@ -78,6 +83,26 @@ func (d *Engine) Process(e *event.APIEvent) {
 	}
 	if !t.disabled[2] && e.Login != nil {
 		d.stuffing(o, &t)
+	}
+}
+
+// Restore resumes incidents another detector (or an earlier run) reported:
+// a continuation updates the stored finding (same id, higher version)
+// instead of opening a duplicate. Give it the latest version of the
+// findings that may still be going on.
+func (d *Engine) Restore(fs []finding.Finding) {
+	for _, f := range fs {
+		key := incidentKey(&f)
+		if in := d.incidents[key]; in != nil && in.f.Version >= f.Version {
+			continue
+		}
+		// The engine updates what it holds: its own copies.
+		f.Counts = maps.Clone(f.Counts)
+		if f.Counts == nil {
+			f.Counts = map[string]int64{}
+		}
+		f.ClientIPs, f.Evidence, f.Samples = slices.Clone(f.ClientIPs), slices.Clone(f.Evidence), slices.Clone(f.Samples)
+		d.incidents[key] = &incident{f: f, last: f.LastSeen.UnixNano(), events: f.Counts["events"], minCount: 1, reported: true}
 	}
 }
 

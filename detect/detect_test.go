@@ -190,3 +190,27 @@ func FuzzProcess(f *testing.F) {
 		d.Changed()
 	})
 }
+
+// TestRestore: a detector that takes over an endpoint continues the
+// incidents the previous one reported, under the same ids.
+func TestRestore(t *testing.T) {
+	var attack []*event.APIEvent
+	for i := range 300 {
+		at := 7*time.Minute + time.Duration(i)*100*time.Millisecond
+		attack = append(attack, withObject(ev(at, users, "mallory", "203.0.113.5", 404), uint64(50000+i)))
+	}
+	first := run(benign(0, 10*time.Minute), attack[:150])
+	fs := first.Findings()
+	if len(fs) != 1 {
+		t.Fatalf("first detector: %d findings", len(fs))
+	}
+	second := New(Config{}, baseline.New(baseline.Config{}))
+	second.Restore([]finding.Finding{*fs[0]})
+	for _, e := range attack[150:] {
+		second.Process(e)
+	}
+	got := second.Findings()
+	if len(got) != 1 || got[0].ID != fs[0].ID || got[0].Version <= fs[0].Version || got[0].Counts["events"] <= fs[0].Counts["events"] {
+		t.Errorf("after the takeover: %d findings, id %s→%s, version %d→%d", len(got), fs[0].ID, got[0].ID, fs[0].Version, got[0].Version)
+	}
+}

@@ -27,6 +27,7 @@ type detectDaemonOptions struct {
 	config        string
 	snapshotEvery time.Duration
 	listen        string
+	batch         int
 }
 
 func newDetectCmd() *cobra.Command {
@@ -56,6 +57,7 @@ it, and snapshotted every --snapshot-every and at shutdown.
 	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	f.StringVar(&o.config, "detect-config", "", "detector thresholds, YAML (`FILE`; see detect/README.md)")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", time.Minute, "how often baselines are written to ClickHouse")
+	f.IntVar(&o.batch, "batch", 5000, "events per batch: each batch is stored, then its offsets committed")
 	addOpsFlag(f, &o.listen)
 	return cmd
 }
@@ -100,7 +102,11 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 			return err
 		}
 	}
-	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.brokers, Topic: o.topic, Group: o.group, DeadLetterTopic: o.deadTopic})
+	if err := d.resume(ctx); err != nil {
+		return err
+	}
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.brokers, Topic: o.topic, Group: o.group,
+		DeadLetterTopic: o.deadTopic, MaxBatch: o.batch})
 	if err != nil {
 		return err
 	}
@@ -170,6 +176,31 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 			return err // the batch is written; the retry only rewrites it (idempotent findings, events at least once)
 		}
 	}
+	return nil
+}
+
+// resume hands the engine the stored findings that may still be going on
+// (last seen within the quiet gap of the newest): a detector that takes
+// over from another, or restarts, updates them rather than opening
+// duplicates.
+func (d *detectDaemon) resume(ctx context.Context) error {
+	fs, err := d.store.Findings(ctx, storage.FindingFilter{Limit: 100000})
+	if err != nil {
+		return fmt.Errorf("resuming findings: %w", err)
+	}
+	var newest time.Time
+	for _, f := range fs {
+		if f.LastSeen.After(newest) {
+			newest = f.LastSeen.Time
+		}
+	}
+	var open []finding.Finding
+	for _, f := range fs {
+		if newest.Sub(f.LastSeen.Time) <= d.engine.QuietGap() {
+			open = append(open, f)
+		}
+	}
+	d.engine.Restore(open)
 	return nil
 }
 

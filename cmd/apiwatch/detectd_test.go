@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +75,68 @@ func TestDetectDaemon(t *testing.T) {
 	if !strings.Contains(summary, "findings opened") {
 		t.Errorf("summary: %q", summary)
 	}
+}
+
+// TestDetectorTakeover kills a detector mid-stream and starts another in
+// its group: every event ends up stored (at least once), and the findings
+// are complete and not duplicated — the second detector resumes the first
+// one's incidents under the same ids.
+func TestDetectorTakeover(t *testing.T) {
+	dsn := chtest.DSN(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "apiwatch.events", "apiwatch.findings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := uint64(summaryCount(t, out, "transactions"))
+	s, err := storage.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := "`" + s.Database() + "`."
+	count := func(q string) uint64 {
+		var n uint64
+		s.Conn().QueryRow(context.Background(), q).Scan(&n)
+		return n
+	}
+	run := func(until func() bool) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cmd := newRootCmd()
+			cmd.SetOut(io.Discard)
+			cmd.SetArgs([]string{"detect", "--kafka", addr, "--clickhouse", dsn, "--listen", "", "--batch", "100"})
+			if err := cmd.ExecuteContext(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for !until() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel() // mid-batch, possibly: that batch is not committed
+		<-done
+	}
+	run(func() bool { return count("SELECT count() FROM "+db+"events") >= tx/3 })
+	stored := count("SELECT count() FROM " + db + "events")
+	if stored >= tx {
+		t.Fatalf("the first detector stored all %d events before it was stopped; the test needs it stopped mid-stream", stored)
+	}
+	run(func() bool {
+		return count("SELECT uniqExact(time, time_ns, src_port) FROM "+db+"events") >= tx && count("SELECT count() FROM "+db+"findings FINAL") >= 11
+	})
+	if n := count("SELECT uniqExact(time, time_ns, src_port) FROM " + db + "events"); n != tx {
+		t.Errorf("%d distinct events stored, %d transactions", n, tx)
+	}
+	if n := count("SELECT count() FROM " + db + "findings FINAL"); n != 11 {
+		t.Errorf("%d findings after the takeover, want the demo's 11 (no duplicates)", n)
+	}
+	t.Logf("first detector stored %d of %d events; %d rows in all (at least once)", stored, tx, count("SELECT count() FROM "+db+"events"))
 }
