@@ -38,6 +38,7 @@ type logOptions struct {
 
 func newRootCmd() *cobra.Command {
 	var lo logOptions
+	var configFile string
 	root := &cobra.Command{
 		Use:   "apiwatch",
 		Short: "Passive API security monitor: HTTP from mirrored packets, abuse findings",
@@ -48,12 +49,16 @@ Start with:  apiwatch analyze testdata/demo.pcap.gz`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd, configFile); err != nil {
+				return err
+			}
 			return setupLogging(lo)
 		},
 	}
+	root.PersistentFlags().StringVar(&configFile, "config", "", "read settings from this YAML `FILE` (keys are flag names; print one with: apiwatch config example)")
 	root.PersistentFlags().StringVar(&lo.level, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&lo.format, "log-format", "auto", "log format: console, json, or auto (console on a terminal, json otherwise)")
-	root.AddCommand(newAnalyzeCmd(), newEndpointsCmd(), newEvaluateCmd(), newMigrateCmd(), newRetentionCmd(), newDevbrokerCmd(), newSensorCmd(), newDetectCmd(), newVersionCmd())
+	root.AddCommand(newAnalyzeCmd(), newEndpointsCmd(), newEvaluateCmd(), newMigrateCmd(), newRetentionCmd(), newDevbrokerCmd(), newSensorCmd(), newDetectCmd(), newConfigCmd(), newVersionCmd())
 	return root
 }
 
