@@ -3,7 +3,10 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,28 +119,49 @@ func TestFindingsCollapse(t *testing.T) {
 }
 
 // TestServerRestart restarts the server while a writer is writing: every
-// row is written once the server is back, none is dropped.
+// row is written once the server is back, none is dropped. It runs a
+// server of its own (scripts/clickhouse.sh on free ports), so that the
+// restart does not disturb the tests of other packages running meanwhile.
 func TestServerRestart(t *testing.T) {
+	chtest.DSN(t) // skips (or fails in CI) without the test server
 	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		t.Skip("needs the local clickhouse-server that scripts/clickhouse.sh runs")
+		t.Skip("needs clickhouse-server installed")
 	}
-	s := chtest.Open(t)
+	env := append(os.Environ(), "CLICKHOUSE_DIR="+t.TempDir(),
+		"CLICKHOUSE_TCP_PORT="+strconv.Itoa(freePort(t)), "CLICKHOUSE_HTTP_PORT="+strconv.Itoa(freePort(t)))
+	server := func(action string) {
+		t.Helper()
+		cmd := exec.Command("../scripts/clickhouse.sh", action)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", action, err, out)
+		}
+	}
+	server("start")
+	t.Cleanup(func() { server("stop") })
+	var port string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "CLICKHOUSE_TCP_PORT="); ok {
+			port = v
+		}
+	}
 	ctx := context.Background()
+	s, err := storage.Open(ctx, "clickhouse://127.0.0.1:"+port+"/restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	w := s.EventWriter(storage.WriterConfig{BatchRows: 50, FlushInterval: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	for i := range 500 {
 		w.Add(storage.NewEventRow(testEvent(i)))
 	}
 	time.Sleep(100 * time.Millisecond)
-	if out, err := exec.Command("../scripts/clickhouse.sh", "stop").CombinedOutput(); err != nil {
-		t.Fatalf("stop: %v %s", err, out)
-	}
+	server("stop")
 	for i := 500; i < 1000; i++ { // while the server is down
 		w.Add(storage.NewEventRow(testEvent(i)))
 	}
 	time.Sleep(300 * time.Millisecond)
-	if out, err := exec.Command("../scripts/clickhouse.sh", "start").CombinedOutput(); err != nil {
-		t.Fatalf("start: %v %s", err, out)
-	}
+	server("start")
 	closeCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := w.Close(closeCtx); err != nil {
@@ -151,6 +175,16 @@ func TestServerRestart(t *testing.T) {
 	if n != 1000 || st.Written != 1000 || st.Dropped != 0 || st.Retries == 0 {
 		t.Errorf("after a restart: %d rows stored, stats %+v; want 1000 written, none dropped, some retries", n, st)
 	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestBadDSN(t *testing.T) {
