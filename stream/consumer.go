@@ -52,6 +52,11 @@ type Consumer struct {
 	dlq *kafka.Writer
 
 	consumed, malformed, committed, retries atomic.Uint64
+
+	// The batch Run was working on when it was stopped: its events not yet
+	// handled (nil once they were), its messages not yet committed.
+	pending       []kafka.Message
+	pendingEvents []*event.APIEvent
 }
 
 // NewConsumer joins the group.
@@ -98,16 +103,37 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 		}
 		events := c.decode(ctx, msgs)
 		if len(events) > 0 && !c.handle(ctx, h, events) {
-			return nil // stopped before the batch was durable: not committed
+			// Stopped before the batch was durable: Finish may complete it.
+			c.pending, c.pendingEvents = msgs, events
+			return nil
 		}
 		if err := c.r.CommitMessages(ctx, msgs...); err != nil {
 			if ctx.Err() != nil {
+				c.pending, c.pendingEvents = msgs, nil
 				return nil
 			}
 			return fmt.Errorf("kafka consumer: commit: %w", err)
 		}
 		c.committed.Add(uint64(len(msgs)))
 	}
+}
+
+// Finish completes the batch Run was stopped in (handles what was not
+// handled, commits its offsets) until ctx ends: a graceful shutdown leaves
+// nothing half done. Call it after Run returned, before Close.
+func (c *Consumer) Finish(ctx context.Context, h Handler) error {
+	if c.pending == nil {
+		return nil
+	}
+	if len(c.pendingEvents) > 0 && !c.handle(ctx, h, c.pendingEvents) {
+		return fmt.Errorf("kafka consumer: the last batch was not stored before the shutdown deadline: %w", ctx.Err())
+	}
+	if err := c.r.CommitMessages(ctx, c.pending...); err != nil {
+		return fmt.Errorf("kafka consumer: commit: %w", err)
+	}
+	c.committed.Add(uint64(len(c.pending)))
+	c.pending, c.pendingEvents = nil, nil
+	return nil
 }
 
 // fetch waits for a message, then takes what else comes within MaxWait,

@@ -123,12 +123,21 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	ops.counter("apiwatch_detect_finding_updates_total", "Finding updates.", func() float64 { return float64(d.updates.Load()) })
 	ops.ready.Store(true)
 	runErr := c.Run(ctx, d.handle)
-	c.Close()
-	// Graceful end: the last baselines, the findings queued for Kafka.
+	// Graceful end: the batch in flight stored and committed, then the
+	// baselines (which have learned it), the findings queued for Kafka.
 	end, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.SaveBaselines(end, d.engine.Store(), time.Now()); err != nil && runErr == nil {
+	if err := c.Finish(end, d.handle); err != nil && runErr == nil {
 		runErr = err
+	}
+	c.Close()
+	// Baselines that learned a batch which was not stored must not be
+	// saved: the next owner of its partitions gets it again (the last
+	// periodic snapshot stands).
+	if !d.processed {
+		if err := s.SaveBaselines(end, d.engine.Store(), time.Now()); err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	if d.findings != nil {
 		if err := d.findings.Close(end); err != nil && runErr == nil {

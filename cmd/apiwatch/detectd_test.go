@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/apiwatch/apiwatch/internal/chtest"
 	"github.com/apiwatch/apiwatch/storage"
 )
@@ -18,16 +16,7 @@ import (
 // consumes it and stores events, findings and baselines in ClickHouse.
 func TestDetectDaemon(t *testing.T) {
 	dsn := chtest.DSN(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "apiwatch.events", "apiwatch.findings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := c.ListenAddrs()[0]
-	out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, out := replayToBroker(t)
 	tx := summaryCount(t, out, "transactions")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,16 +72,7 @@ func TestDetectDaemon(t *testing.T) {
 // one's incidents under the same ids.
 func TestDetectorTakeover(t *testing.T) {
 	dsn := chtest.DSN(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "apiwatch.events", "apiwatch.findings"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	addr := c.ListenAddrs()[0]
-	out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, out := replayToBroker(t)
 	tx := uint64(summaryCount(t, out, "transactions"))
 	s, err := storage.Open(context.Background(), dsn)
 	if err != nil {
