@@ -167,10 +167,6 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 		}
 		d.incidents[key] = in
 	}
-	if tr.detector == finding.CredentialStuffing {
-		// A login window with an attack in it is no baseline for the next.
-		o.Endpoint.LoginWindow.Flagged = true
-	}
 	in.last = max(in.last, now)
 	in.events++
 	f := &in.f

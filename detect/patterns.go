@@ -187,7 +187,7 @@ func (d *Engine) stuffing(o *baseline.Observation, t *thresholds) {
 		// test harness) is not one.
 		if thr := threshold(s.MinUsernames, s.UsernamesMultiple, base); users >= thr && src.Failures*2 >= src.Attempts {
 			src.Flagged = true
-			d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "many_usernames", severity: finding.High,
+			d.fireLogin(o, &trigger{detector: finding.CredentialStuffing, kind: "many_usernames", severity: finding.High,
 				subject:  "source " + src.IP,
 				evidence: []finding.Evidence{evidence("usernames_per_source_window", users, base, s.MinUsernames, thr, "p99 of sources' windows")},
 				counts:   map[string]int64{"usernames": int64(users), "attempts": int64(src.Attempts), "failures": int64(src.Failures)},
@@ -196,7 +196,7 @@ func (d *Engine) stuffing(o *baseline.Observation, t *thresholds) {
 	}
 	if u := o.Username; u != nil {
 		if float64(u.Attempts) >= s.MinAttempts && u.Failures*5 >= u.Attempts*4 {
-			d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "brute_force", severity: finding.High,
+			d.fireLogin(o, &trigger{detector: finding.CredentialStuffing, kind: "brute_force", severity: finding.High,
 				subject: "username " + u.Hash, clientIPs: u.RunSources,
 				evidence: []finding.Evidence{evidence("attempts_per_username_window", float64(u.Attempts), 0, s.MinAttempts, s.MinAttempts,
 					fmt.Sprintf("%d of them failed", u.Failures))},
@@ -215,6 +215,14 @@ func (d *Engine) stuffing(o *baseline.Observation, t *thresholds) {
 		}
 	}
 	d.distributed(o, s)
+}
+
+// fireLogin fires a credential-stuffing trigger. A login window with an
+// attack in it is no baseline for the next ones: it is flagged, so that it
+// is not learned from when it closes.
+func (d *Engine) fireLogin(o *baseline.Observation, tr *trigger) {
+	o.Endpoint.LoginWindow.Flagged = true
+	d.fire(o, tr)
 }
 
 // maxFailureRatio caps the distributed detector's ratio threshold.
@@ -239,7 +247,7 @@ func (d *Engine) distributed(o *baseline.Observation, s *Stuffing) {
 	if ratio < thr {
 		return
 	}
-	d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "distributed", severity: finding.High,
+	d.fireLogin(o, &trigger{detector: finding.CredentialStuffing, kind: "distributed", severity: finding.High,
 		subject: "endpoint", clientIPs: fewSourceIPs(w),
 		evidence: []finding.Evidence{
 			evidence("failure_ratio_window", ratio, base, s.MinFailureRatio, thr, "median of the endpoint's past login windows"),
@@ -265,7 +273,7 @@ func fewSourceIPs(w *baseline.LoginWindow) []string {
 }
 
 func (d *Engine) takeover(o *baseline.Observation, subject string, failures float64, s *Stuffing) {
-	d.fire(o, &trigger{detector: finding.CredentialStuffing, kind: "takeover", severity: finding.Critical,
+	d.fireLogin(o, &trigger{detector: finding.CredentialStuffing, kind: "takeover", severity: finding.Critical,
 		subject: subject, actor: o.Event.Actor,
 		evidence: []finding.Evidence{evidence("failures_before_success", failures, 0, s.MinFailuresBeforeSuccess, s.MinFailuresBeforeSuccess, "")},
 		counts:   map[string]int64{"failures_before_success": int64(failures)},

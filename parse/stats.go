@@ -52,13 +52,7 @@ func (s *Stats) count(t *Transaction) {
 	if t.Flags&TxQueueOverflow != 0 {
 		s.QueueOverflow++
 	}
-	var f http1.Flags
-	if t.Request != nil {
-		f |= t.Request.Flags
-	}
-	if t.Response != nil {
-		f |= t.Response.Flags
-	}
+	f := t.MessageFlags()
 	for _, c := range [...]struct {
 		flag http1.Flags
 		n    *uint64

@@ -59,11 +59,20 @@ type ConnState struct {
 	Value any
 }
 
-// Gap reports whether bytes of either message were lost.
-func (t *Transaction) Gap() bool {
-	return t.Request != nil && t.Request.Flags&http1.FlagGap != 0 ||
-		t.Response != nil && t.Response.Flags&http1.FlagGap != 0
+// MessageFlags returns the flags of the request and the response together.
+func (t *Transaction) MessageFlags() http1.Flags {
+	var f http1.Flags
+	if t.Request != nil {
+		f |= t.Request.Flags
+	}
+	if t.Response != nil {
+		f |= t.Response.Flags
+	}
+	return f
 }
+
+// Gap reports whether bytes of either message were lost.
+func (t *Transaction) Gap() bool { return t.MessageFlags()&http1.FlagGap != 0 }
 
 // Handler receives transactions.
 type Handler interface {

@@ -3,7 +3,6 @@ package storage_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/finding"
 	"github.com/apiwatch/apiwatch/internal/chtest"
+	"github.com/apiwatch/apiwatch/internal/testnet"
 	"github.com/apiwatch/apiwatch/storage"
 )
 
@@ -123,12 +123,12 @@ func TestFindingsCollapse(t *testing.T) {
 // server of its own (scripts/clickhouse.sh on free ports), so that the
 // restart does not disturb the tests of other packages running meanwhile.
 func TestServerRestart(t *testing.T) {
-	chtest.DSN(t) // skips (or fails in CI) without the test server
+	chtest.Require(t) // skips (or fails in CI) without the test server
 	if _, err := exec.LookPath("clickhouse-server"); err != nil {
 		t.Skip("needs clickhouse-server installed")
 	}
 	env := append(os.Environ(), "CLICKHOUSE_DIR="+t.TempDir(),
-		"CLICKHOUSE_TCP_PORT="+strconv.Itoa(freePort(t)), "CLICKHOUSE_HTTP_PORT="+strconv.Itoa(freePort(t)))
+		"CLICKHOUSE_TCP_PORT="+strconv.Itoa(testnet.FreePort(t)), "CLICKHOUSE_HTTP_PORT="+strconv.Itoa(testnet.FreePort(t)))
 	server := func(action string) {
 		t.Helper()
 		cmd := exec.Command("../scripts/clickhouse.sh", action)
@@ -175,16 +175,6 @@ func TestServerRestart(t *testing.T) {
 	if n != 1000 || st.Written != 1000 || st.Dropped != 0 || st.Retries == 0 {
 		t.Errorf("after a restart: %d rows stored, stats %+v; want 1000 written, none dropped, some retries", n, st)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func TestBadDSN(t *testing.T) {

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/internal/testnet"
 )
 
 const topic = "apiwatch.events"
@@ -28,16 +28,6 @@ func broker(t *testing.T, port int, dir string) (*kfake.Cluster, string) {
 		t.Fatal(err)
 	}
 	return c, c.ListenAddrs()[0]
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func numbered(i int) *event.APIEvent {
@@ -125,7 +115,7 @@ func TestProduce(t *testing.T) {
 // producer took is lost.
 func TestBrokerOutage(t *testing.T) {
 	spoolDir, data := t.TempDir(), t.TempDir()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	c, addr := broker(t, port, data)
 	p, err := NewProducer(ProducerConfig{Brokers: []string{addr}, Topic: topic, SpoolDir: spoolDir, SegmentBytes: 64 << 10, QueueMessages: 100})
 	if err != nil {

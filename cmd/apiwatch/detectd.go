@@ -19,8 +19,8 @@ import (
 )
 
 type detectDaemonOptions struct {
-	brokers       []string
-	topic, group  string
+	kafka         kafkaOptions
+	group         string
 	findingsTopic string
 	deadTopic     string
 	dsn           string
@@ -49,8 +49,7 @@ it, and snapshotted every --snapshot-every and at shutdown.
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDetectDaemon(cmd, &o) },
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&o.brokers, "kafka", nil, "Kafka bootstrap broker `HOST:PORT`; repeat or comma-separate for several")
-	f.StringVar(&o.topic, "topic", "apiwatch.events", "Kafka topic of the events")
+	o.kafka.addFlags(f)
 	f.StringVar(&o.group, "group", "apiwatch-detect", "Kafka consumer group shared by the detector replicas")
 	f.StringVar(&o.findingsTopic, "findings-topic", "apiwatch.findings", "Kafka topic findings are published to (empty: none)")
 	f.StringVar(&o.deadTopic, "dead-letter-topic", "", "Kafka topic for messages that are no readable event (empty: skip them)")
@@ -81,7 +80,7 @@ type detectDaemon struct {
 }
 
 func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
-	if len(o.brokers) == 0 || o.dsn == "" {
+	if len(o.kafka.brokers) == 0 || o.dsn == "" {
 		return fmt.Errorf("--kafka and --clickhouse are required (for local use: apiwatch devbroker, scripts/clickhouse.sh start)")
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -98,14 +97,14 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	defer s.Close()
 	d := &detectDaemon{store: s, engine: det.engine, tried: map[string]bool{}, lastSnap: time.Now(), every: o.snapshotEvery}
 	if o.findingsTopic != "" {
-		if d.findings, err = stream.NewProducer(stream.ProducerConfig{Brokers: o.brokers, Topic: o.findingsTopic}); err != nil {
+		if d.findings, err = stream.NewProducer(stream.ProducerConfig{Brokers: o.kafka.brokers, Topic: o.findingsTopic}); err != nil {
 			return err
 		}
 	}
 	if err := d.resume(ctx); err != nil {
 		return err
 	}
-	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.brokers, Topic: o.topic, Group: o.group,
+	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.kafka.brokers, Topic: o.kafka.topic, Group: o.group,
 		DeadLetterTopic: o.deadTopic, MaxBatch: o.batch})
 	if err != nil {
 		return err

@@ -8,18 +8,14 @@ import (
 	"time"
 
 	"github.com/apiwatch/apiwatch/event"
+	"github.com/apiwatch/apiwatch/internal/testnet"
 	"github.com/apiwatch/apiwatch/stream"
 )
 
 // TestDevbroker runs the command, produces to it with the sensor's
 // producer, restarts it on its data directory and reads the events back.
 func TestDevbroker(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := testnet.FreePort(t)
 	dir := t.TempDir()
 	start := func() (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/normalize"
@@ -19,13 +20,24 @@ type sensorOptions struct {
 	input     inputOptions
 	normalize normalizeOptions
 	pcaps     []string
-	brokers   []string
-	topic     string
+	kafka     kafkaOptions
 	spoolDir  string
 	spoolMB   int64
 	queue     int
 	drain     time.Duration
 	listen    string
+}
+
+// kafkaOptions name the cluster and the events topic, for the sensor and
+// the detector alike.
+type kafkaOptions struct {
+	brokers []string
+	topic   string
+}
+
+func (o *kafkaOptions) addFlags(f *pflag.FlagSet) {
+	f.StringSliceVar(&o.brokers, "kafka", nil, "Kafka bootstrap broker `HOST:PORT`; repeat or comma-separate for several")
+	f.StringVar(&o.topic, "topic", "apiwatch.events", "Kafka topic of the events")
 }
 
 func newSensorCmd() *cobra.Command {
@@ -48,8 +60,7 @@ sent in order when it returns; beyond both they are dropped and counted.
 	o.input.addFlags(f)
 	o.normalize.addFlags(f)
 	f.StringSliceVar(&o.pcaps, "pcap", nil, "replay this capture `FILE` instead of capturing live; repeat for several")
-	f.StringSliceVar(&o.brokers, "kafka", nil, "Kafka bootstrap broker `HOST:PORT`; repeat or comma-separate for several")
-	f.StringVar(&o.topic, "topic", "apiwatch.events", "Kafka topic of the events")
+	o.kafka.addFlags(f)
 	f.StringVar(&o.spoolDir, "spool-dir", "", "keep events on disk in this `DIR` while Kafka is unreachable (default: no spool)")
 	f.Int64Var(&o.spoolMB, "spool-mb", 1024, "at most this many MiB in the spool")
 	f.IntVar(&o.queue, "queue", 100000, "events waiting in memory for Kafka")
@@ -59,14 +70,14 @@ sent in order when it returns; beyond both they are dropped and counted.
 }
 
 func runSensor(cmd *cobra.Command, o *sensorOptions) error {
-	if len(o.brokers) == 0 {
+	if len(o.kafka.brokers) == 0 {
 		return fmt.Errorf("--kafka is required: the broker(s) to send events to (for a local one: apiwatch devbroker)")
 	}
 	ncfg, err := o.normalize.config()
 	if err != nil {
 		return err
 	}
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.brokers, Topic: o.topic, SpoolDir: o.spoolDir,
+	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.kafka.brokers, Topic: o.kafka.topic, SpoolDir: o.spoolDir,
 		SpoolBytes: o.spoolMB << 20, QueueMessages: o.queue})
 	if err != nil {
 		return err
@@ -95,7 +106,7 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	st.WriteSummary(out)
 	ps := p.Stats()
 	fmt.Fprintf(out, "\nkafka %s %s: %d events sent, %d through the spool, %d dropped, %d write errors\n",
-		strings.Join(o.brokers, ","), o.topic, ps.Sent, ps.Spooled, ps.Dropped, ps.Errors)
+		strings.Join(o.kafka.brokers, ","), o.kafka.topic, ps.Sent, ps.Spooled, ps.Dropped, ps.Errors)
 	if runErr != nil && cmd.Context().Err() == nil {
 		return runErr
 	}

@@ -12,15 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/apiwatch/apiwatch/storage"
 )
 
 // EnvDSN names the variable holding the test server's DSN.
 const EnvDSN = "APIWATCH_TEST_CLICKHOUSE"
 
-// DSN returns the test server's address with a fresh database name, and
-// drops that database when the test ends.
-func DSN(tb testing.TB) string {
+// Require returns the test server's DSN (without a database), skipping the
+// test when there is none outside CI and failing it in CI.
+func Require(tb testing.TB) string {
 	tb.Helper()
 	base := os.Getenv(EnvDSN)
 	if base == "" {
@@ -29,16 +31,30 @@ func DSN(tb testing.TB) string {
 		}
 		tb.Skipf("no ClickHouse server: run scripts/clickhouse.sh start and set %s=clickhouse://127.0.0.1:19000", EnvDSN)
 	}
+	return base
+}
+
+// DSN returns the test server's address with a fresh database name, and
+// drops that database when the test ends.
+func DSN(tb testing.TB) string {
+	tb.Helper()
+	base := Require(tb)
 	var b [6]byte
 	rand.Read(b[:])
 	db := "apiwatch_test_" + hex.EncodeToString(b[:])
 	tb.Cleanup(func() {
+		opts, err := clickhouse.ParseDSN(base)
+		if err != nil {
+			return
+		}
+		conn, err := clickhouse.Open(opts)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if s, err := storage.Open(ctx, base+"/"+db); err == nil {
-			s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
-			s.Close()
-		}
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
 	})
 	return base + "/" + db
 }

@@ -136,3 +136,15 @@ func (v *Veth) Curl(t *testing.T, port int, path string) {
 }
 
 // segment is a decoded TCP segment with its payload copied.
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// a server a test starts (and restarts) on a port of its choosing.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -10,9 +10,9 @@ import (
 	"github.com/apiwatch/apiwatch/parse/identity"
 )
 
-// maxInterned bounds the actor cache: far above the sessions a worker sees
+// maxCachedActors bounds the actor cache: far above the sessions a worker sees
 // at once, and cheap to start over when a scanner sprays random tokens.
-const maxInterned = 8192
+const maxCachedActors = 8192
 
 // Slots of the intern caches (powers of two). Sized well above the
 // distinct methods, hosts, media types, user agents and endpoints, and the
@@ -117,7 +117,7 @@ func (c *actorCache) actor(key uint64, resolve func() identity.Actor) identity.A
 	}
 	a := resolve()
 	if a.FromAuthorization {
-		if len(c.actors) >= maxInterned {
+		if len(c.actors) >= maxCachedActors {
 			clear(c.actors)
 		}
 		c.actors[key] = a

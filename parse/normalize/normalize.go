@@ -338,8 +338,11 @@ func (n *Normalizer) response(m *http1.Message, endpoint string, anonymous bool,
 	r.BodyBytes, r.WireBytes = m.DecodedLen, m.WireBodyLen
 	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.respCT)
 	r.SetsCookie = m.Header("Set-Cookie") != nil
-	sampled := n.sample.analyze(endpoint, m.DecodedLen, m.Status)
-	if len(m.Body) > 0 && (sampled || anonymous && m.Status/100 == 2) {
+	if len(m.Body) == 0 {
+		return r
+	}
+	// The sampler counts every body, also those analysed for the caller.
+	if sampled := n.sample.analyze(endpoint, m.DecodedLen, m.Status); sampled || anonymous && m.Status/100 == 2 {
 		r.BodyAnalyzed = true
 		n.analyze(m, r.ContentType)
 		sh := &n.evShape
@@ -439,13 +442,7 @@ func (n *Normalizer) lower(b []byte) string {
 }
 
 func quality(t *parse.Transaction, q []event.Quality) []event.Quality {
-	var f http1.Flags
-	if t.Request != nil {
-		f |= t.Request.Flags
-	}
-	if t.Response != nil {
-		f |= t.Response.Flags
-	}
+	f := t.MessageFlags()
 	for _, m := range [...]struct {
 		flag http1.Flags
 		q    event.Quality
