@@ -48,16 +48,20 @@ func applyConfig(cmd *cobra.Command, file string) error {
 		if err != nil || f.Changed || f.Name == "config" {
 			return
 		}
+		// A flag set here counts as given: required flags may come from
+		// the environment or the file too.
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
 			}
+			f.Changed = true
 			return
 		}
 		v, ok := values[f.Name]
 		if !ok {
 			return
 		}
+		f.Changed = true
 		list, isList := v.([]any)
 		if !isList {
 			list = []any{v}

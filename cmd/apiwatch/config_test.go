@@ -65,3 +65,18 @@ func TestConfigExample(t *testing.T) {
 		t.Errorf("the example, uncommented, does not load: %v", err)
 	}
 }
+
+// TestRequiredFromConfig: a required flag given by the config file or the
+// environment satisfies the requirement.
+func TestRequiredFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	findings := filepath.Join(dir, "f.jsonl")
+	os.WriteFile(findings, nil, 0o644)
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("truth: ../../testdata/attacks-demo.pcap.gz.truth.json\n"), 0o644)
+	t.Setenv("APIWATCH_FINDINGS", findings)
+	out, err := runCLI(t, "evaluate", "--config", file)
+	if err != nil || !strings.Contains(out, "recall 0.00 (9 episodes)") {
+		t.Errorf("evaluate with --truth from the file and --findings from the environment: %v\n%s", err, out)
+	}
+}
