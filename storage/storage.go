@@ -13,11 +13,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/apiwatch/apiwatch/internal/secret"
+	"github.com/apiwatch/apiwatch/internal/tlsconfig"
 )
 
 // DefaultDatabase is the database a DSN without one uses.
@@ -29,11 +35,40 @@ type Store struct {
 	db   string
 }
 
+// Options are connection settings beyond the DSN, for what a DSN should
+// not carry (a password) or cannot (certificate files). The zero value
+// adds nothing to the DSN.
+type Options struct {
+	// Password, when set, replaces the DSN's password. It never prints.
+	Password secret.String
+	// TLS connects with TLS (to the server's tcp_port_secure, often
+	// 9440), as the DSN's ?secure=true does. CAFile (PEM) is the CA the
+	// server's certificate is checked against (default: the system's);
+	// CertFile and KeyFile (PEM), a client certificate.
+	// InsecureSkipVerify skips checking the server's certificate (tests
+	// only; the DSN's skip_verify=true does the same). Setting any of
+	// them implies TLS.
+	TLS                       bool
+	CAFile, CertFile, KeyFile string
+	InsecureSkipVerify        bool
+}
+
+func (o Options) tlsWanted() bool {
+	return o.TLS || o.CAFile != "" || o.CertFile != "" || o.KeyFile != "" || o.InsecureSkipVerify
+}
+
 // Open connects to the ClickHouse server of dsn
-// ("clickhouse://user:password@host:9000/database?dial_timeout=5s"),
-// creates the database when missing and applies the migrations. The
-// errors say what to check.
+// ("clickhouse://user:password@host:9000/database?dial_timeout=5s";
+// "?secure=true" for TLS), creates the database when missing and applies
+// the migrations. The errors say what to check.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith is Open with settings beyond the DSN: a password (from a file
+// or the environment rather than the DSN) and TLS. The errors never hold
+// the password.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if !strings.HasPrefix(dsn, "clickhouse://") {
 		return nil, fmt.Errorf("clickhouse DSN %q: want clickhouse://[user[:password]@]host:port/database", redact(dsn))
 	}
@@ -48,26 +83,91 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !validName(db) {
 		return nil, fmt.Errorf("clickhouse DSN: database name %q: use letters, digits and _", db)
 	}
+	if !o.Password.Empty() {
+		opts.Auth.Password = o.Password.Reveal()
+	}
+	if o.tlsWanted() {
+		skip := o.InsecureSkipVerify || opts.TLS != nil && opts.TLS.InsecureSkipVerify
+		tc, err := tlsconfig.Client("clickhouse", o.CAFile, o.CertFile, o.KeyFile, "", skip)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = tc
+	}
 	// Connect without the database: it may not exist yet.
 	opts.Auth.Database = ""
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	addr := strings.Join(opts.Addr, ",")
+	password := opts.Auth.Password
 	conn, err := clickhouse.Open(opts)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse %s: %w", strings.Join(opts.Addr, ","), err)
+		return nil, scrub(fmt.Errorf("clickhouse %s: %w", addr, err), password)
 	}
 	if err := conn.Ping(ctx); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("clickhouse %s: %w (is the server running and the address, user and password right?)", strings.Join(opts.Addr, ","), err)
+		return nil, scrub(explainConnect(addr, opts.Auth.Username, opts.TLS != nil, err), password)
 	}
 	s := &Store{conn: conn, db: db}
 	if err := s.Migrate(ctx); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, scrub(err, password)
 	}
 	return s, nil
 }
+
+// ClickHouse error codes of a refused login.
+const (
+	codeUnknownUser          = 192
+	codeWrongPassword        = 193
+	codeRequiredPassword     = 194
+	codeIPAddressNotAllowed  = 195
+	codeAuthenticationFailed = 516
+)
+
+// explainConnect says what a failed first contact with the server means.
+func explainConnect(addr, user string, tls bool, err error) error {
+	if user == "" {
+		user = "default"
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case codeUnknownUser, codeWrongPassword, codeRequiredPassword, codeAuthenticationFailed:
+			return fmt.Errorf("clickhouse %s: the server refused user %q: check the user name and the password (the DSN's, or the password file / environment): %w", addr, user, err)
+		case codeIPAddressNotAllowed:
+			return fmt.Errorf("clickhouse %s: user %q may not connect from this address (the server's users.xml <networks>): %w", addr, user, err)
+		}
+	}
+	if hint := tlsconfig.Explain(err, "the server"); hint != "" {
+		return fmt.Errorf("clickhouse %s: %s: %w", addr, hint, err)
+	}
+	if !tls && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return fmt.Errorf("clickhouse %s: the server closed the connection: if this is its TLS port (tcp_port_secure, often 9440), turn TLS on (?secure=true in the DSN): %w", addr, err)
+	}
+	if tls && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ECONNRESET)) {
+		return fmt.Errorf("clickhouse %s: the TLS handshake failed: is this the server's TLS port (tcp_port_secure, often 9440) rather than its plain one (9000)? %w", addr, err)
+	}
+	return fmt.Errorf("clickhouse %s: %w (is the server running and the address, user and password right?)", addr, err)
+}
+
+// scrub removes a password from an error's message, should a library have
+// quoted it.
+func scrub(err error, password string) error {
+	if err == nil || password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return &scrubbed{msg: strings.ReplaceAll(err.Error(), password, "****"), err: err}
+}
+
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e *scrubbed) Error() string { return e.msg }
+func (e *scrubbed) Unwrap() error { return e.err }
 
 // Close closes the connection.
 func (s *Store) Close() error { return s.conn.Close() }
