@@ -98,6 +98,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := r.UnmarshalEndpoint(one); err != nil || r.Endpoint(a.Name).Events != a.Events {
 		t.Errorf("per-endpoint round trip: %v", err)
 	}
+	// A rebalanced detector keeps only its partitions' endpoints.
+	if n := r.Retain(func(name string) bool { return name == "GET h /e1" }); n != 2 || r.Len() != 1 || r.Endpoint("GET h /e0") != nil {
+		t.Errorf("Retain forgot %d, kept %d endpoints; want 2 forgotten, GET h /e1 kept", n, r.Len())
+	}
 }
 
 // TestMemoryBounded drives millions of distinct actors and object ids

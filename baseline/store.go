@@ -82,6 +82,22 @@ func (s *Store) Endpoints(f func(*Endpoint)) {
 	}
 }
 
+// Retain keeps the endpoints keep approves of and forgets the others (a
+// detector given other partitions hands their endpoints on); it returns
+// how many it forgot.
+func (s *Store) Retain(keep func(name string) bool) int {
+	var drop []string
+	s.Endpoints(func(ep *Endpoint) {
+		if !keep(ep.Name) {
+			drop = append(drop, ep.Name)
+		}
+	})
+	for _, name := range drop {
+		s.endpoints.delete(name)
+	}
+	return len(drop)
+}
+
 // Len returns the number of endpoints kept.
 func (s *Store) Len() int { return s.endpoints.len() }
 

@@ -166,6 +166,11 @@ func (g *twoGen[K, V]) put(k K, v V) {
 
 func (g *twoGen[K, V]) len() int { return len(g.cur) + len(g.old) }
 
+func (g *twoGen[K, V]) delete(k K) {
+	delete(g.cur, k)
+	delete(g.old, k)
+}
+
 // setLimit changes the cap; a lower one takes effect over the next two
 // generations.
 func (g *twoGen[K, V]) setLimit(limit int) { g.half = max(limit/2, 1) }

@@ -45,6 +45,10 @@ type Progress struct {
 	Done       int64 // bytes of the inputs already finished
 	Input      int   // index of the input being read
 	InputCount int
+	// Stats are the counters so far, as the stages last published them
+	// (at most one report interval old): what metrics need while a live
+	// capture runs.
+	Stats Stats
 }
 
 // HandlerFactory makes the transaction handler of one worker. Handlers of
@@ -106,6 +110,14 @@ type worker struct {
 	tracker *parse.Tracker
 	out     parse.Handler
 	in      chan *batch
+	pub     *slot
+}
+
+// publish hands the worker's counters to the progress reports.
+func (w *worker) publish() {
+	w.pub.mu.Lock()
+	w.pub.st.Reassembly, w.pub.st.Parse = w.asm.Stats(), w.tracker.Stats()
+	w.pub.mu.Unlock()
 }
 
 func newWorker(cfg *Config, h parse.Handler) *worker {
@@ -157,10 +169,13 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 
 	var prog progressCounters
 	prog.inputs = len(sources)
+	for _, w := range workers {
+		w.pub = prog.slot()
+	}
+	r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: workers, prog: &prog, pub: prog.slot()}
 	stopProgress := prog.report(cfg, start)
 	defer stopProgress()
 
-	r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: workers, prog: &prog}
 	var wg sync.WaitGroup
 	if len(workers) > 1 {
 		r.free = make(chan *batch, 4*len(workers)+len(workers))
@@ -173,12 +188,17 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 			wg.Add(1)
 			go func(w *worker) {
 				defer wg.Done()
+				batches := 0
 				for b := range w.in {
 					for i := range b.pkts {
 						w.asm.Packet(&b.pkts[i])
 					}
 					b.pkts, b.buf = b.pkts[:0], b.buf[:0]
 					r.free <- b
+					// Every checkEvery packets or so, and whenever idle.
+					if batches++; batches%(checkEvery/batchPackets) == 0 || len(w.in) == 0 {
+						w.publish()
+					}
 				}
 			}(w)
 		}
@@ -223,8 +243,27 @@ type reader struct {
 	cur         []*batch // the batch being filled for each worker
 	free        chan *batch
 	prog        *progressCounters
+	pub         *slot
+	src         capture.Source // a live one, for the kernel's counters
 	first, last int64
 	pkt         capture.Packet
+}
+
+// publish hands the reader's counters (and, working alone, its worker's)
+// to the progress reports; it is called every checkEvery packets.
+func (r *reader) publish() {
+	r.pub.mu.Lock()
+	r.pub.st.Capture = r.dec.Stats()
+	r.pub.st.FirstPacket, r.pub.st.LastPacket = r.first, r.last
+	if ls, ok := r.src.(capture.LiveStatser); ok {
+		if k, err := ls.Stats(); err == nil {
+			r.pub.st.Kernel = k
+		}
+	}
+	r.pub.mu.Unlock()
+	if len(r.workers) == 1 {
+		r.workers[0].publish()
+	}
 }
 
 func (r *reader) readAll(ctx context.Context, src capture.Source) (int64, error) {
@@ -233,6 +272,7 @@ func (r *reader) readAll(ctx context.Context, src capture.Source) (int64, error)
 	for {
 		data, ci, err := src.ReadPacket()
 		if err != nil {
+			r.publish()
 			read := r.prog.noteRead(prog)
 			if errors.Is(err, io.EOF) {
 				return read, nil
@@ -242,6 +282,7 @@ func (r *reader) readAll(ctx context.Context, src capture.Source) (int64, error)
 		if n++; n%checkEvery == 0 {
 			r.prog.packets.Add(checkEvery)
 			r.prog.noteRead(prog)
+			r.publish()
 			if ctx.Err() != nil {
 				return r.prog.noteRead(prog), nil
 			}
@@ -298,6 +339,34 @@ type progressCounters struct {
 	total       atomic.Int64
 	input       atomic.Int64
 	inputs      int
+
+	// The stages publish copies of their counters every checkEvery packets
+	// (and when idle) in their slots, for the reports.
+	slots []*slot
+}
+
+// slot holds a stage's counters as it last published them.
+type slot struct {
+	mu sync.Mutex
+	st Stats
+}
+
+// slot adds a publication slot; call before the report starts.
+func (p *progressCounters) slot() *slot {
+	s := new(slot)
+	p.slots = append(p.slots, s)
+	return s
+}
+
+// published merges the slots.
+func (p *progressCounters) published() Stats {
+	var st Stats
+	for _, s := range p.slots {
+		s.mu.Lock()
+		st.add(&s.st)
+		s.mu.Unlock()
+	}
+	return st
 }
 
 func (p *progressCounters) noteRead(src capture.Progresser) int64 {
@@ -327,6 +396,7 @@ func (p *progressCounters) report(cfg Config, start time.Time) (stop func()) {
 				return
 			case <-t.C:
 				cfg.Progress(Progress{
+					Stats:      p.published(),
 					Elapsed:    time.Since(start),
 					Packets:    p.packets.Load(),
 					Read:       p.currentRead.Load(),
@@ -365,6 +435,14 @@ func RunLive(ctx context.Context, cfg Config, sources []capture.Source, names []
 	start := time.Now()
 	var prog progressCounters
 	prog.inputs = len(sources)
+	readers := make([]*reader, len(sources))
+	for i, src := range sources {
+		// Handlers are made here, not in the worker: factories need not
+		// be safe for concurrent use.
+		w := newWorker(&cfg, newHandler(i))
+		w.pub = prog.slot()
+		readers[i] = &reader{dec: capture.NewDecoder(cfg.Decoder), workers: []*worker{w}, prog: &prog, pub: prog.slot(), src: src}
+	}
 	stopProgress := prog.report(cfg, start)
 	defer stopProgress()
 
@@ -375,13 +453,11 @@ func RunLive(ctx context.Context, cfg Config, sources []capture.Source, names []
 	results := make([]result, len(sources))
 	var wg sync.WaitGroup
 	for i, src := range sources {
-		// Handlers are made here, not in the worker: factories need not
-		// be safe for concurrent use.
-		w := newWorker(&cfg, newHandler(i))
+		r := readers[i]
+		w := r.workers[0]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: []*worker{w}, prog: &prog}
 			err := r.readLive(ctx, src)
 			res := &results[i]
 			w.finish(r.last, &res.st)
@@ -415,6 +491,7 @@ func (r *reader) readLive(ctx context.Context, src capture.Source) error {
 	for ctx.Err() == nil {
 		data, ci, err := src.ReadPacket()
 		if errors.Is(err, capture.ErrTimeout) {
+			r.publish() // a quiet link still reports
 			continue
 		}
 		if err != nil {
@@ -422,6 +499,7 @@ func (r *reader) readLive(ctx context.Context, src capture.Source) error {
 		}
 		if n++; n%checkEvery == 0 {
 			r.prog.packets.Add(checkEvery)
+			r.publish()
 		}
 		if r.first == 0 {
 			r.first = ci.Timestamp

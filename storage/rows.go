@@ -248,6 +248,24 @@ func (s *Store) SaveBaselines(ctx context.Context, bs *baseline.Store, at time.T
 	return nil
 }
 
+// BaselineEndpoints returns the endpoints that have a stored baseline.
+func (s *Store) BaselineEndpoints(ctx context.Context) ([]string, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT endpoint FROM "+s.t("baselines"))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse baselines: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
 // LoadBaselines restores the stored baselines of the given endpoints (all
 // when none are given) into bs, and returns how many it restored.
 func (s *Store) LoadBaselines(ctx context.Context, bs *baseline.Store, endpoints ...string) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,5 +216,10 @@ func TestBaselines(t *testing.T) {
 	some := baseline.New(baseline.Config{})
 	if n, err := s.LoadBaselines(ctx, some, "GET h /e0", "GET h /e2", "GET h /nope"); err != nil || n != 2 || some.Endpoint("GET h /e1") != nil {
 		t.Errorf("restored %d (%v), want the 2 asked for", n, err)
+	}
+	names, err := s.BaselineEndpoints(ctx)
+	slices.Sort(names)
+	if err != nil || !slices.Equal(names, []string{"GET h /e0", "GET h /e1", "GET h /e2"}) {
+		t.Errorf("stored baselines: %q (%v)", names, err)
 	}
 }

@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -129,5 +131,152 @@ func TestConsumer(t *testing.T) {
 		if _, err := r.ReadMessage(rctx); err != nil {
 			t.Fatalf("dead-letter message %d: %v", i, err)
 		}
+	}
+}
+
+// member is a group member that checks it is handed only the events of its
+// partitions, as OnAssign and OnRevoke told it.
+type member struct {
+	t    *testing.T
+	mu   sync.Mutex
+	own  *Assignment
+	seen map[int64]bool
+	log  []string // "assign [0 1]", "revoke [0 1]"
+}
+
+func (m *member) assign(_ context.Context, a Assignment) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.own != nil {
+		m.t.Errorf("assigned %v while holding %v", a.Partitions, m.own.Partitions)
+	}
+	m.own = &a
+	m.log = append(m.log, fmt.Sprint("assign ", a.Partitions))
+	return nil
+}
+
+func (m *member) revoke(_ context.Context, a Assignment) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.own = nil
+	m.log = append(m.log, fmt.Sprint("revoke ", a.Partitions))
+	return nil
+}
+
+func (m *member) handle(_ context.Context, events []*event.APIEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range events {
+		if m.own == nil || !m.own.Owns(e.Request.Endpoint) {
+			m.t.Errorf("event of %q handed outside the assignment %v", e.Request.Endpoint, m.own)
+		}
+		m.seen[e.RequestStartNs] = true
+	}
+	return nil
+}
+
+func (m *member) partitions() []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.own == nil {
+		return nil
+	}
+	return m.own.Partitions
+}
+
+func (m *member) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.seen)
+}
+
+// TestConsumerRebalance: a second member joining takes over some of the
+// first one's partitions; each is told what it owns before it gets events
+// of it, and the first hands its partitions back (revoke) before that.
+func TestConsumerRebalance(t *testing.T) {
+	c, addr := broker(t, 0, "")
+	defer c.Close()
+	publish(t, addr, 0, 1000)
+	start := func(m *member) (stop func()) {
+		cons, err := NewConsumer(ConsumerConfig{Brokers: []string{addr}, Topic: topic, Group: "g", MaxBatch: 100,
+			SessionTimeout: 6 * time.Second, OnAssign: m.assign, OnRevoke: m.revoke})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); cons.Run(ctx, m.handle) }()
+		return func() { cancel(); <-done; cons.Close() }
+	}
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	a := &member{t: t, seen: map[int64]bool{}}
+	stopA := start(a)
+	until("the first member to get everything", func() bool { return a.count() == 1000 && len(a.partitions()) == 4 })
+	b := &member{t: t, seen: map[int64]bool{}}
+	stopB := start(b)
+	until("the partitions to be shared", func() bool { return len(b.partitions()) > 0 && len(a.partitions())+len(b.partitions()) == 4 })
+	publish(t, addr, 1000, 1000)
+	until("the new events", func() bool {
+		n := 0
+		for i := int64(1000); i < 2000; i++ {
+			a.mu.Lock()
+			b.mu.Lock()
+			if a.seen[i] || b.seen[i] {
+				n++
+			}
+			b.mu.Unlock()
+			a.mu.Unlock()
+		}
+		return n == 1000
+	})
+	if a.count() == 1000 || b.count() == 0 {
+		t.Errorf("after the rebalance the first member handled %d new events, the second %d: want both to share", a.count()-1000, b.count())
+	}
+	stopB()
+	stopA()
+	if !slices.Equal(a.log[:2], []string{"assign [0 1 2 3]", "revoke [0 1 2 3]"}) {
+		t.Errorf("first member: %v", a.log)
+	}
+	for _, m := range []*member{a, b} {
+		if n := len(m.log); n == 0 || m.log[n-1][:6] != "revoke" {
+			t.Errorf("a stopped member did not hand its partitions back: %v", m.log)
+		}
+	}
+}
+
+// TestPartitionOf: the consumer's idea of where a key lands is the
+// producer's.
+func TestPartitionOf(t *testing.T) {
+	c, addr := broker(t, 0, "")
+	defer c.Close()
+	publish(t, addr, 0, 70)
+	read := 0
+	for p := range 4 {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				break
+			}
+			read++
+			if got := PartitionOf(string(m.Key), 4); got != p {
+				t.Errorf("key %q is in partition %d, PartitionOf says %d", m.Key, p, got)
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	if read != 70 {
+		t.Errorf("read %d messages, published 70", read)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog/log"
 
 	"github.com/apiwatch/apiwatch/event"
 )
@@ -27,6 +30,33 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	return out.String(), err
+}
+
+// runCLIContext runs apiwatch with args until it ends or ctx does.
+func runCLIContext(ctx context.Context, args ...string) (string, error) {
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// captureLogs sends the logs of the rest of the test to a file and
+// returns a function reading what was logged.
+func captureLogs(t *testing.T) func() string {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, global := os.Stderr, log.Logger
+	os.Stderr, log.Logger = f, log.Output(f)
+	t.Cleanup(func() { os.Stderr, log.Logger = stderr, global; f.Close() })
+	return func() string {
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
+	}
 }
 
 // truth is the ground truth the generator wrote beside the demo capture.

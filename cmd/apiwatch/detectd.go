@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/signal"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,9 +25,11 @@ type detectDaemonOptions struct {
 	group         string
 	findingsTopic string
 	deadTopic     string
-	dsn           string
+	ch            clickhouseFlags
 	config        string
 	snapshotEvery time.Duration
+	session       time.Duration
+	drain         time.Duration
 	listen        string
 	batch         int
 }
@@ -40,9 +44,11 @@ the detectors, and writes events, findings and baselines to ClickHouse and
 findings to the findings topic. Offsets are committed only after ClickHouse
 acknowledged what a batch produced (at least once; findings have stable ids,
 so a re-delivery does not duplicate them). Add replicas to scale out: events
-are keyed by endpoint, so each endpoint's state lives in one replica; an
-endpoint's baseline is restored from ClickHouse when a replica first sees
-it, and snapshotted every --snapshot-every and at shutdown.
+are keyed by endpoint, so each endpoint's state lives in one replica. When
+a replica is given partitions it restores their endpoints' baselines from
+ClickHouse; when it gives them up (a rebalance, a stop) it saves them
+first. Baselines are also saved every --snapshot-every, which bounds what
+a replica that dies without stopping loses.
 
   apiwatch detect --kafka 127.0.0.1:9092 --clickhouse clickhouse://127.0.0.1:9000/apiwatch`,
 		Args: cobra.NoArgs,
@@ -53,10 +59,12 @@ it, and snapshotted every --snapshot-every and at shutdown.
 	f.StringVar(&o.group, "group", "apiwatch-detect", "Kafka consumer group shared by the detector replicas")
 	f.StringVar(&o.findingsTopic, "findings-topic", "apiwatch.findings", "Kafka topic findings are published to (empty: none)")
 	f.StringVar(&o.deadTopic, "dead-letter-topic", "", "Kafka topic for messages that are no readable event (empty: skip them)")
-	f.StringVar(&o.dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
+	o.ch.addFlags(f, "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	f.StringVar(&o.config, "detect-config", "", "detector thresholds, YAML (`FILE`; see detect/README.md)")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", time.Minute, "how often baselines are written to ClickHouse")
 	f.IntVar(&o.batch, "batch", 5000, "events per batch: each batch is stored, then its offsets committed")
+	f.DurationVar(&o.session, "session-timeout", 30*time.Second, "how long the group waits for a replica that stopped answering before its partitions go to the others")
+	f.DurationVar(&o.drain, "drain-timeout", 30*time.Second, "on stop or rebalance, how long to keep trying to store the batch in flight and save baselines")
 	addOpsFlag(f, &o.listen)
 	return cmd
 }
@@ -67,7 +75,6 @@ type detectDaemon struct {
 	store    *storage.Store
 	engine   *detect.Engine
 	findings *stream.Producer
-	tried    map[string]bool // endpoints whose stored baseline was looked for
 
 	processed bool // the pending batch went through the detectors
 	rows      []storage.EventRow
@@ -76,11 +83,14 @@ type detectDaemon struct {
 	every     time.Duration
 	// The engine's counters as of the last batch, for the metrics (the
 	// engine itself belongs to the consumer's goroutine).
-	opened, updates atomic.Uint64
+	updates  atomic.Uint64
+	restored atomic.Uint64
+	mu       sync.Mutex
+	openedBy map[string]uint64 // findings opened by detector
 }
 
 func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
-	if len(o.kafka.brokers) == 0 || o.dsn == "" {
+	if len(o.kafka.brokers) == 0 || o.ch.dsn == "" {
 		return fmt.Errorf("--kafka and --clickhouse are required (for local use: apiwatch devbroker, scripts/clickhouse.sh start)")
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -90,14 +100,22 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := storage.Open(ctx, o.dsn)
+	sec, err := o.kafka.connect(ctx)
+	if err != nil {
+		return err
+	}
+	dialer, err := sec.Dialer()
+	if err != nil {
+		return err
+	}
+	s, err := o.ch.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	d := &detectDaemon{store: s, engine: det.engine, tried: map[string]bool{}, lastSnap: time.Now(), every: o.snapshotEvery}
+	d := &detectDaemon{store: s, engine: det.engine, lastSnap: time.Now(), every: o.snapshotEvery, openedBy: map[string]uint64{}}
 	if o.findingsTopic != "" {
-		if d.findings, err = stream.NewProducer(stream.ProducerConfig{Brokers: o.kafka.brokers, Topic: o.findingsTopic}); err != nil {
+		if d.findings, err = o.kafka.producer(sec, stream.ProducerConfig{Topic: o.findingsTopic}); err != nil {
 			return err
 		}
 	}
@@ -105,7 +123,8 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 		return err
 	}
 	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.kafka.brokers, Topic: o.kafka.topic, Group: o.group,
-		DeadLetterTopic: o.deadTopic, MaxBatch: o.batch})
+		DeadLetterTopic: o.deadTopic, MaxBatch: o.batch, SessionTimeout: o.session, DrainTimeout: o.drain,
+		OnAssign: d.assign, OnRevoke: d.revoke, Dialer: dialer})
 	if err != nil {
 		return err
 	}
@@ -116,36 +135,33 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	defer ops.close()
 	ops.counter("apiwatch_detect_events_total", "Events consumed and stored.", func() float64 { return float64(c.Stats().Consumed) })
 	ops.counter("apiwatch_detect_malformed_total", "Messages skipped: no readable event.", func() float64 { return float64(c.Stats().Malformed) })
-	ops.counter("apiwatch_detect_batch_retries_total", "Batches retried after a ClickHouse write error.", func() float64 { return float64(c.Stats().Retries) })
+	ops.counter("apiwatch_detect_clickhouse_errors_total", "Failed ClickHouse writes or reads (the batch or assignment is retried).", func() float64 { return float64(c.Stats().Retries) })
 	ops.gauge("apiwatch_detect_consumer_lag", "Messages of the assigned partitions not read yet.", func() float64 { return float64(c.Lag()) })
-	ops.counter("apiwatch_detect_findings_total", "Findings opened.", func() float64 { return float64(d.opened.Load()) })
+	ops.counter("apiwatch_detect_rebalances_total", "Consumer group generations joined.", func() float64 { return float64(c.Stats().Generations) })
+	ops.counter("apiwatch_detect_baselines_restored_total", "Endpoint baselines restored from ClickHouse on assignment.", func() float64 { return float64(d.restored.Load()) })
+	ops.counters("apiwatch_detect_findings_total", "Findings opened, by detector.", "detector", func(add func(string, float64)) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for det, n := range d.openedBy {
+			add(det, float64(n))
+		}
+	})
 	ops.counter("apiwatch_detect_finding_updates_total", "Finding updates.", func() float64 { return float64(d.updates.Load()) })
 	ops.ready.Store(true)
+	// Run returns after a graceful end: the batch in flight stored and
+	// committed, the baselines saved (revoke).
 	runErr := c.Run(ctx, d.handle)
-	// Graceful end: the batch in flight stored and committed, then the
-	// baselines (which have learned it), the findings queued for Kafka.
-	end, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Finish(end, d.handle); err != nil && runErr == nil {
-		runErr = err
-	}
 	c.Close()
-	// Baselines that learned a batch which was not stored must not be
-	// saved: the next owner of its partitions gets it again (the last
-	// periodic snapshot stands).
-	if !d.processed {
-		if err := s.SaveBaselines(end, d.engine.Store(), time.Now()); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
 	if d.findings != nil {
+		end, cancel := context.WithTimeout(context.Background(), o.drain)
+		defer cancel()
 		if err := d.findings.Close(end); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
 	st, cs := d.engine.Stats(), c.Stats()
-	fmt.Fprintf(cmd.OutOrStdout(), "detect: %d events, %d malformed skipped, %d findings opened, %d updates\n",
-		cs.Consumed, cs.Malformed, st.Findings, st.Updates)
+	fmt.Fprintf(cmd.OutOrStdout(), "detect: %d events, %d malformed skipped, %d findings opened, %d updates, %d baselines restored\n",
+		cs.Consumed, cs.Malformed, st.Findings, st.Updates, d.restored.Load())
 	return runErr
 }
 
@@ -153,16 +169,18 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 	if !d.processed {
 		d.rows, d.changed = d.rows[:0], d.changed[:0]
 		for _, e := range events {
-			d.restore(ctx, e)
 			d.engine.Process(e)
 			d.rows = append(d.rows, storage.NewEventRow(e))
 		}
+		d.mu.Lock()
 		for _, f := range d.engine.Changed() {
 			d.changed = append(d.changed, *f)
+			if f.Version == 1 {
+				d.openedBy[f.Detector]++
+			}
 		}
-		st := d.engine.Stats()
-		d.opened.Store(st.Findings)
-		d.updates.Store(st.Updates)
+		d.mu.Unlock()
+		d.updates.Store(d.engine.Stats().Updates)
 		d.processed = true
 	}
 	if err := d.store.WriteEvents(ctx, d.rows); err != nil {
@@ -212,21 +230,44 @@ func (d *detectDaemon) resume(ctx context.Context) error {
 	return nil
 }
 
-// restore loads an endpoint's stored baseline the first time this replica
-// sees the endpoint (after a restart or a rebalance).
-func (d *detectDaemon) restore(ctx context.Context, e *event.APIEvent) {
-	if e.Request == nil || e.Request.Endpoint == "" {
-		return
+// assign keeps the baselines of the endpoints of the partitions given and
+// restores those it does not hold from ClickHouse.
+func (d *detectDaemon) assign(ctx context.Context, a stream.Assignment) error {
+	bs := d.engine.Store()
+	forgot := bs.Retain(a.Owns)
+	names, err := d.store.BaselineEndpoints(ctx)
+	if err != nil {
+		return err
 	}
-	name := e.Request.Endpoint
-	if d.tried[name] || d.engine.Store().Endpoint(name) != nil {
-		return
+	var load []string
+	for _, n := range names {
+		if a.Owns(n) && bs.Endpoint(n) == nil {
+			load = append(load, n)
+		}
 	}
-	if len(d.tried) >= 100000 {
-		clear(d.tried)
+	restored := 0
+	for chunk := range slices.Chunk(load, 1000) {
+		n, err := d.store.LoadBaselines(ctx, bs, chunk...)
+		restored += n
+		if err != nil {
+			return err
+		}
 	}
-	d.tried[name] = true
-	if _, err := d.store.LoadBaselines(ctx, d.engine.Store(), name); err != nil {
-		logger.Warn().Err(err).Str("endpoint", name).Msg("baseline not restored; learning it again")
+	d.restored.Add(uint64(restored))
+	logger.Info().Ints("partitions", a.Partitions).Int("restored", restored).Int("handed_on", forgot).Int("endpoints", bs.Len()).
+		Msg("baselines of the assigned partitions restored")
+	return nil
+}
+
+// revoke saves the baselines before the partitions go: their next owner
+// restores them. Baselines that learned a batch which was not stored are
+// not saved (the next owner gets the batch again; the last snapshot
+// stands).
+func (d *detectDaemon) revoke(ctx context.Context, a stream.Assignment) error {
+	if d.processed {
+		logger.Warn().Ints("partitions", a.Partitions).Msg("the batch in flight was not stored; baselines not saved")
+		return nil
 	}
+	d.lastSnap = time.Now()
+	return d.store.SaveBaselines(ctx, d.engine.Store(), d.lastSnap)
 }

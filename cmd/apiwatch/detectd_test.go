@@ -3,11 +3,18 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/apiwatch/apiwatch/internal/chtest"
+	"github.com/apiwatch/apiwatch/internal/testcert"
 	"github.com/apiwatch/apiwatch/storage"
 )
 
@@ -31,17 +38,7 @@ func TestDetectDaemon(t *testing.T) {
 		}
 		done <- b.String()
 	}()
-	s, err := storage.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	count := func(q string) uint64 {
-		var n uint64
-		s.Conn().QueryRow(context.Background(), q).Scan(&n)
-		return n
-	}
-	db := "`" + s.Database() + "`."
+	db, count := tableCounter(t, dsn)
 	deadline := time.Now().Add(60 * time.Second)
 	// Until the last batch's events and findings are stored (a batch writes
 	// its events, then its findings).
@@ -74,17 +71,7 @@ func TestDetectorTakeover(t *testing.T) {
 	dsn := chtest.DSN(t)
 	addr, out := replayToBroker(t)
 	tx := uint64(summaryCount(t, out, "transactions"))
-	s, err := storage.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	db := "`" + s.Database() + "`."
-	count := func(q string) uint64 {
-		var n uint64
-		s.Conn().QueryRow(context.Background(), q).Scan(&n)
-		return n
-	}
+	db, count := tableCounter(t, dsn)
 	run := func(until func() bool) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -119,4 +106,155 @@ func TestDetectorTakeover(t *testing.T) {
 		t.Errorf("%d findings after the takeover, want the demo's 11 (no duplicates)", n)
 	}
 	t.Logf("first detector stored %d of %d events; %d rows in all (at least once)", stored, tx, count("SELECT count() FROM "+db+"events"))
+}
+
+// TestSecuredStack runs the sensor and the detector against a broker that
+// wants TLS and SCRAM, with the password from a file and from the
+// environment: the events go through, and the password shows in no output.
+func TestSecuredStack(t *testing.T) {
+	dsn := chtest.DSN(t)
+	const password = "kafka-Pa55word-9e1c"
+	certs := testcert.New(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "apiwatch.events", "apiwatch.findings"),
+		kfake.TLS(certs.ServerConfig(false)), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "apiwatch", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := c.ListenAddrs()[0]
+	pwFile := filepath.Join(t.TempDir(), "kafka-password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secured := []string{"--kafka", addr, "--kafka-ca", certs.CAFile, "--kafka-sasl", "scram-sha-256", "--kafka-user", "apiwatch"}
+
+	// A wrong password stops the sensor at once, saying why.
+	t.Setenv("APIWATCH_KAFKA_PASSWORD", "wrong")
+	_, err = runCLI(t, append([]string{"sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz"}, secured...)...)
+	if err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("a wrong SASL password: %v", err)
+	}
+	logs := captureLogs(t)
+	out, err := runCLI(t, append([]string{"sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka-password-file", pwFile}, secured...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := uint64(summaryCount(t, out, "transactions"))
+	t.Setenv("APIWATCH_KAFKA_PASSWORD", password)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan string, 1)
+	go func() {
+		o, err := runCLIContext(ctx, append([]string{"detect", "--clickhouse", dsn, "--listen", ""}, secured...)...)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	db, count := tableCounter(t, dsn)
+	var n uint64
+	for deadline := time.Now().Add(60 * time.Second); n < tx && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		n = count("SELECT count() FROM " + db + "events")
+	}
+	cancel()
+	summary := <-done
+	if n != tx {
+		t.Errorf("%d events stored through the secured broker, %d sent", n, tx)
+	}
+	if all := out + summary + logs(); strings.Contains(all, password) || !strings.Contains(all, "kafka") {
+		t.Errorf("the password shows in the output:\n%s", all)
+	}
+}
+
+// TestDetectorCrash kills a detector process (SIGKILL: no flush, no
+// commit, no goodbye to the group) mid-stream. A second detector joining
+// the group gets its partitions once the group gives up on it, restores
+// their baselines from ClickHouse, and finishes the stream: every event
+// stored (at least once) and the findings complete, without duplicates.
+func TestDetectorCrash(t *testing.T) {
+	dsn := chtest.DSN(t)
+	addr, out := replayToBroker(t, kfake.GroupMinSessionTimeout(time.Second))
+	tx := uint64(summaryCount(t, out, "transactions"))
+	db, count := tableCounter(t, dsn)
+	args := []string{"detect", "--kafka", addr, "--clickhouse", dsn, "--listen", "", "--batch", "50", "--session-timeout", "2s", "--drain-timeout", "3s"}
+	first := exec.Command(os.Args[0], append(args, "--snapshot-every", "100ms")...)
+	first.Env = append(os.Environ(), "APIWATCH_TEST_MAIN=1")
+	var firstLog strings.Builder
+	first.Stderr = &firstLog
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); count("SELECT count() FROM "+db+"events") < tx/4 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	first.Process.Kill()
+	first.Wait()
+	stored := count("SELECT count() FROM " + db + "events")
+	if stored >= tx {
+		t.Fatalf("the first detector stored all %d events before it was killed; the test needs it killed mid-stream", stored)
+	}
+	if count("SELECT count() FROM "+db+"baselines") == 0 {
+		t.Fatalf("the first detector saved no baselines before it was killed:\n%s", firstLog.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan string, 1)
+	go func() {
+		o, err := runCLIContext(ctx, args...)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	// Cheap counts first: the polling must not starve the detector.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if count("SELECT count() FROM "+db+"events") >= tx && count("SELECT uniqExact(time, time_ns, src_port) FROM "+db+"events") >= tx &&
+			count("SELECT count() FROM "+db+"findings FINAL") >= 11 {
+			break
+		}
+	}
+	cancel()
+	summary := <-done
+	if n := count("SELECT uniqExact(time, time_ns, src_port) FROM " + db + "events"); n != tx {
+		t.Errorf("%d distinct events stored, %d transactions", n, tx)
+	}
+	if n := count("SELECT count() FROM " + db + "findings FINAL"); n != 11 {
+		t.Errorf("%d findings after the crash, want the demo's 11 (no duplicates)", n)
+	}
+	if restored := summaryNumber(t, summary, "baselines restored"); restored == 0 {
+		t.Errorf("the second detector restored no baselines: %s", summary)
+	}
+	t.Logf("killed after %d of %d events; second detector: %s", stored, tx, strings.TrimSpace(summary))
+}
+
+// summaryNumber returns the number before label in a summary line.
+func summaryNumber(t *testing.T, line, label string) int {
+	t.Helper()
+	before, _, ok := strings.Cut(line, " "+label)
+	if !ok {
+		t.Fatalf("no %q in %q", label, line)
+	}
+	n, err := strconv.Atoi(before[strings.LastIndexByte(before, ' ')+1:])
+	if err != nil {
+		t.Fatalf("%q in %q: %v", label, line, err)
+	}
+	return n
+}
+
+// tableCounter opens the store at dsn for the test and returns its
+// database's name, quoted for queries ("`db`."), and a function running a
+// query that returns one number.
+func tableCounter(t *testing.T, dsn string) (db string, count func(query string) uint64) {
+	t.Helper()
+	s, err := storage.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return "`" + s.Database() + "`.", func(q string) uint64 {
+		var n uint64
+		if err := s.Conn().QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Logf("%s: %v", q, err)
+		}
+		return n
+	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func newMigrateCmd() *cobra.Command {
-	var dsn string
+	var ch clickhouseFlags
 	cmd := &cobra.Command{
 		Use:   "migrate --clickhouse DSN",
 		Short: "Create or update apiwatch's ClickHouse schema",
@@ -21,7 +21,7 @@ run the same migrations at start-up; this command does it ahead of them.
   apiwatch migrate --clickhouse clickhouse://127.0.0.1:9000/apiwatch`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, dsn, func(s *storage.Store) error {
+			return withStore(cmd, &ch, func(s *storage.Store) error {
 				v, err := s.Version(cmd.Context())
 				if err != nil {
 					return err
@@ -31,19 +31,20 @@ run the same migrations at start-up; this command does it ahead of them.
 			})
 		},
 	}
-	addDSNFlag(cmd, &dsn)
+	addDSNFlag(cmd, &ch)
 	return cmd
 }
 
-// addDSNFlag adds the required --clickhouse flag of the storage commands.
-func addDSNFlag(cmd *cobra.Command, dsn *string) {
-	cmd.Flags().StringVar(dsn, "clickhouse", "", "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
+// addDSNFlag adds the required --clickhouse flag of the storage commands
+// and the security flags that go with it.
+func addDSNFlag(cmd *cobra.Command, ch *clickhouseFlags) {
+	ch.addFlags(cmd.Flags(), "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	_ = cmd.MarkFlagRequired("clickhouse")
 }
 
-// withStore runs fn on the store at dsn (migrated), then closes it.
-func withStore(cmd *cobra.Command, dsn string, fn func(*storage.Store) error) error {
-	s, err := storage.Open(cmd.Context(), dsn)
+// withStore runs fn on the store (migrated), then closes it.
+func withStore(cmd *cobra.Command, ch *clickhouseFlags, fn func(*storage.Store) error) error {
+	s, err := ch.open(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,23 @@ func (o *opsServer) gauge(name, help string, f func() float64) {
 	o.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 }
 
+// counters registers counters with one label, read from f when scraped:
+// f calls add for each label value.
+func (o *opsServer) counters(name, help, label string, f func(add func(value string, n float64))) {
+	o.reg.MustRegister(labelledCounters{desc: prometheus.NewDesc(name, help, []string{label}, nil), f: f})
+}
+
+type labelledCounters struct {
+	desc *prometheus.Desc
+	f    func(add func(string, float64))
+}
+
+func (c labelledCounters) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c labelledCounters) Collect(ch chan<- prometheus.Metric) {
+	c.f(func(v string, n float64) { ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, n, v) })
+}
+
 func (o *opsServer) close() {
 	if o.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -10,7 +10,7 @@ import (
 )
 
 func newRetentionCmd() *cobra.Command {
-	var dsn string
+	var ch clickhouseFlags
 	days := map[string]*int{"events": new(int), "findings": new(int), "rollup_minute": new(int)}
 	cmd := &cobra.Command{
 		Use:   "retention --clickhouse DSN [--events-days N] [--findings-days N] [--rollups-days N]",
@@ -23,7 +23,7 @@ does not have.
   apiwatch retention --clickhouse clickhouse://127.0.0.1:9000/apiwatch --events-days 30 --findings-days 365`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withStore(cmd, dsn, func(s *storage.Store) error {
+			return withStore(cmd, &ch, func(s *storage.Store) error {
 				now := time.Now().UTC()
 				for _, table := range []string{"events", "findings", "rollup_minute"} {
 					d := *days[table]
@@ -40,7 +40,7 @@ does not have.
 			})
 		},
 	}
-	addDSNFlag(cmd, &dsn)
+	addDSNFlag(cmd, &ch)
 	f := cmd.Flags()
 	f.IntVar(days["events"], "events-days", 30, "days of API events to keep (0: all)")
 	f.IntVar(days["findings"], "findings-days", 365, "days of findings to keep (0: all)")

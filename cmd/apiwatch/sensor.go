@@ -28,16 +28,47 @@ type sensorOptions struct {
 	listen    string
 }
 
-// kafkaOptions name the cluster and the events topic, for the sensor and
-// the detector alike.
+// kafkaOptions name the cluster, how to reach it and the events topic, for
+// the sensor and the detector alike.
 type kafkaOptions struct {
 	brokers []string
 	topic   string
+	sec     kafkaSecurityFlags
 }
 
 func (o *kafkaOptions) addFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.brokers, "kafka", nil, "Kafka bootstrap broker `HOST:PORT`; repeat or comma-separate for several")
 	f.StringVar(&o.topic, "topic", "apiwatch.events", "Kafka topic of the events")
+	o.sec.addFlags(f)
+}
+
+// connect reads the TLS and SASL settings and tries them on the brokers:
+// wrong settings stop the daemon at once (the clients would retry them
+// forever); an unreachable cluster does not (it may come back).
+func (o *kafkaOptions) connect(ctx context.Context) (stream.Security, error) {
+	sec, err := o.sec.security()
+	if err != nil {
+		return sec, err
+	}
+	check, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := sec.Check(check, o.brokers); err != nil {
+		if !stream.IsUnreachable(err) {
+			return sec, err
+		}
+		logger.Warn().Err(err).Msg("kafka is unreachable for now; carrying on (events wait in the queue and spool)")
+	}
+	return sec, nil
+}
+
+// producer returns a producer for topic with the cluster's settings.
+func (o *kafkaOptions) producer(sec stream.Security, cfg stream.ProducerConfig) (*stream.Producer, error) {
+	t, err := sec.Transport()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Brokers, cfg.Transport = o.brokers, t
+	return stream.NewProducer(cfg)
 }
 
 func newSensorCmd() *cobra.Command {
@@ -77,7 +108,11 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := stream.NewProducer(stream.ProducerConfig{Brokers: o.kafka.brokers, Topic: o.kafka.topic, SpoolDir: o.spoolDir,
+	sec, err := o.kafka.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	p, err := o.kafka.producer(sec, stream.ProducerConfig{Topic: o.kafka.topic, SpoolDir: o.spoolDir,
 		SpoolBytes: o.spoolMB << 20, QueueMessages: o.queue})
 	if err != nil {
 		return err
@@ -87,9 +122,21 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	defer ops.close()
-	var packets atomic.Uint64
-	o.input.onProgress = func(pr pipeline.Progress) { packets.Store(pr.Packets) }
-	ops.counter("apiwatch_sensor_packets_total", "Packets read from the interfaces or files.", func() float64 { return float64(packets.Load()) })
+	// The pipeline's counters as of its last progress report.
+	var events atomic.Uint64
+	var latest atomic.Pointer[pipeline.Stats]
+	latest.Store(new(pipeline.Stats))
+	o.input.onProgress = func(pr pipeline.Progress) { latest.Store(&pr.Stats) }
+	ops.counter("apiwatch_sensor_packets_total", "Packets read from the interfaces or files.", func() float64 { return float64(latest.Load().Capture.Packets) })
+	ops.counter("apiwatch_sensor_kernel_packets_total", "Packets the kernel's capture filter accepted (live capture).", func() float64 { return float64(latest.Load().Kernel.Packets) })
+	ops.counter("apiwatch_sensor_transactions_total", "HTTP transactions reassembled.", func() float64 { return float64(latest.Load().Parse.Transactions) })
+	ops.counters("apiwatch_sensor_drops_total", "Packets, segments, bytes or connections lost or given up on, by stage and reason (see the run summary).", "reason",
+		func(add func(string, float64)) {
+			for _, d := range latest.Load().Drops() {
+				add(d.Name, float64(d.Value))
+			}
+		})
+	ops.counter("apiwatch_sensor_events_total", "API events made (sent, queued, spooled or dropped).", func() float64 { return float64(events.Load()) })
 	ops.counter("apiwatch_sensor_events_sent_total", "Events acknowledged by Kafka.", func() float64 { return float64(p.Stats().Sent) })
 	ops.counter("apiwatch_sensor_events_spooled_total", "Events written to the spool while Kafka was unreachable.", func() float64 { return float64(p.Stats().Spooled) })
 	ops.counter("apiwatch_sensor_events_dropped_total", "Events dropped beyond the memory queue and the spool.", func() float64 { return float64(p.Stats().Dropped) })
@@ -97,8 +144,12 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	ops.ready.Store(true)
 	st, runErr := o.input.run(cmd.Context(), o.pcaps, func(int) parse.Handler {
 		n := normalize.New(ncfg)
-		return parse.HandlerFunc(func(t *parse.Transaction) { p.Publish(n.Event(t)) })
+		return parse.HandlerFunc(func(t *parse.Transaction) {
+			p.Publish(n.Event(t))
+			events.Add(1)
+		})
 	})
+	latest.Store(&st)
 	ctx, cancel := context.WithTimeout(context.Background(), o.drain)
 	defer cancel()
 	closeErr := p.Close(ctx)

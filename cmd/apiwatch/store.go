@@ -12,14 +12,34 @@ import (
 	"github.com/apiwatch/apiwatch/storage"
 )
 
+// clickhouseFlags name a ClickHouse server and how to reach it.
+type clickhouseFlags struct {
+	dsn string
+	sec clickhouseSecurityFlags
+}
+
+func (o *clickhouseFlags) addFlags(f *pflag.FlagSet, help string) {
+	f.StringVar(&o.dsn, "clickhouse", "", help)
+	o.sec.addFlags(f)
+}
+
+// open connects (and migrates the schema).
+func (o *clickhouseFlags) open(ctx context.Context) (*storage.Store, error) {
+	opts, err := o.sec.options()
+	if err != nil {
+		return nil, err
+	}
+	return storage.OpenWith(ctx, o.dsn, opts)
+}
+
 // storeOptions are analyze's ClickHouse flags.
 type storeOptions struct {
-	dsn     string
+	ch      clickhouseFlags
 	timeout time.Duration
 }
 
 func (o *storeOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.dsn, "clickhouse", "", "store events, findings, the inventory and baselines in ClickHouse at this `DSN` (clickhouse://[user[:password]@]host:9000/database; the schema is created or migrated first)")
+	o.ch.addFlags(f, "store events, findings, the inventory and baselines in ClickHouse at this `DSN` (clickhouse://[user[:password]@]host:9000/database; the schema is created or migrated first)")
 	f.DurationVar(&o.timeout, "clickhouse-timeout", time.Minute, "how long to keep trying to write what is queued at the end before dropping it")
 }
 
@@ -32,10 +52,10 @@ type sink struct {
 }
 
 func (o *storeOptions) open(ctx context.Context) (*sink, error) {
-	if o.dsn == "" {
+	if o.ch.dsn == "" {
 		return nil, nil
 	}
-	s, err := storage.Open(ctx, o.dsn)
+	s, err := o.ch.open(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("--clickhouse: %w", err)
 	}
