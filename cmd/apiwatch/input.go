@@ -25,6 +25,7 @@ type inputOptions struct {
 	pipeline    pipeline.Config
 	bufferedMB  int64
 	bodyMemMB   int64
+	replaySpeed float64
 	// onProgress, when set, also receives the progress reports (metrics).
 	onProgress func(pipeline.Progress)
 }
@@ -37,6 +38,7 @@ func (o *inputOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.fanoutGroup, "fanout-group", 0, "with --iface: AF_PACKET fanout group id shared by the workers (default: derived from the process id)")
 	f.BoolVar(&o.pipeline.Decoder.IgnoreVLAN, "ignore-vlan", false, "leave VLAN IDs out of the connection key: for mirrors that deliver one direction tagged and the other untagged")
 	f.BoolVar(&o.quiet, "quiet", false, "do not log progress")
+	f.Float64Var(&o.replaySpeed, "replay-speed", 0, "replay capture files at their recorded pace times this (1: as they were captured, as live traffic; 0: as fast as possible)")
 	f.IntVar(&o.pipeline.Workers, "workers", 0, "parsing workers (default: number of CPUs)")
 	f.IntVar(&o.pipeline.Reassembly.MaxConns, "max-conns", 0, "TCP connections tracked at once; beyond, the least recently active is evicted (default 262144)")
 	f.DurationVar(&o.pipeline.Reassembly.IdleTimeout, "idle-timeout", 0, "close a connection idle this long in capture time (default 2m)")
@@ -76,6 +78,9 @@ func (o *inputOptions) run(ctx context.Context, files []string, newHandler pipel
 		src, err := capture.OpenFile(name)
 		if err != nil {
 			return pipeline.Stats{}, err
+		}
+		if o.replaySpeed > 0 {
+			src = capture.Paced(src, o.replaySpeed)
 		}
 		sources = append(sources, src)
 	}
