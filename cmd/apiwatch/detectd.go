@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/apiwatch/apiwatch/alert"
 	"github.com/apiwatch/apiwatch/detect"
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/finding"
@@ -27,6 +28,7 @@ type detectDaemonOptions struct {
 	deadTopic     string
 	ch            clickhouseFlags
 	config        string
+	alerts        string
 	snapshotEvery time.Duration
 	session       time.Duration
 	drain         time.Duration
@@ -61,6 +63,7 @@ a replica that dies without stopping loses.
 	f.StringVar(&o.deadTopic, "dead-letter-topic", "", "Kafka topic for messages that are no readable event (empty: skip them)")
 	o.ch.addFlags(f, "ClickHouse `DSN`: clickhouse://[user[:password]@]host:9000/database")
 	f.StringVar(&o.config, "detect-config", "", "detector thresholds, YAML (`FILE`; see detect/README.md)")
+	f.StringVar(&o.alerts, "alerts", "", "send findings to Slack, PagerDuty or webhooks as this YAML `FILE` says (see alert/README.md)")
 	f.DurationVar(&o.snapshotEvery, "snapshot-every", time.Minute, "how often baselines are written to ClickHouse")
 	f.IntVar(&o.batch, "batch", 5000, "events per batch: each batch is stored, then its offsets committed")
 	f.DurationVar(&o.session, "session-timeout", 30*time.Second, "how long the group waits for a replica that stopped answering before its partitions go to the others")
@@ -75,6 +78,7 @@ type detectDaemon struct {
 	store    *storage.Store
 	engine   *detect.Engine
 	findings *stream.Producer
+	alerts   *alert.Dispatcher // nil: no alerts
 
 	processed bool // the pending batch went through the detectors
 	rows      []storage.EventRow
@@ -119,6 +123,11 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 			return err
 		}
 	}
+	if o.alerts != "" {
+		if d.alerts, err = openAlerts(o.alerts, det.engine.QuietGap()); err != nil {
+			return err
+		}
+	}
 	if err := d.resume(ctx); err != nil {
 		return err
 	}
@@ -147,16 +156,24 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 		}
 	})
 	ops.counter("apiwatch_detect_finding_updates_total", "Finding updates.", func() float64 { return float64(d.updates.Load()) })
+	if d.alerts != nil {
+		alertMetrics(ops, d.alerts)
+	}
 	ops.ready.Store(true)
 	// Run returns after a graceful end: the batch in flight stored and
 	// committed, the baselines saved (revoke).
 	runErr := c.Run(ctx, d.handle)
 	c.Close()
+	end, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
 	if d.findings != nil {
-		end, cancel := context.WithTimeout(context.Background(), o.drain)
-		defer cancel()
 		if err := d.findings.Close(end); err != nil && runErr == nil {
 			runErr = err
+		}
+	}
+	if d.alerts != nil {
+		if err := d.alerts.Close(end); err != nil {
+			logger.Warn().Err(err).Msg("alerts still queued at the end were not sent")
 		}
 	}
 	st, cs := d.engine.Stats(), c.Stats()
@@ -189,10 +206,14 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 	if err := d.store.WriteFindings(ctx, d.changed); err != nil {
 		return err
 	}
-	if d.findings != nil {
-		for i := range d.changed {
+	// Stored: now they may be told (a retried batch is not, twice).
+	for i := range d.changed {
+		if d.findings != nil {
 			b, _ := json.Marshal(&d.changed[i])
 			d.findings.Send(stream.Message{Key: []byte(d.changed[i].ID), Value: b})
+		}
+		if d.alerts != nil {
+			d.alerts.Notify(d.changed[i])
 		}
 	}
 	d.processed = false
@@ -270,4 +291,36 @@ func (d *detectDaemon) revoke(ctx context.Context, a stream.Assignment) error {
 	}
 	d.lastSnap = time.Now()
 	return d.store.SaveBaselines(ctx, d.engine.Store(), d.lastSnap)
+}
+
+// openAlerts starts the alert dispatcher of the config file; incidents
+// resolve after the detector's quiet gap unless the file says otherwise.
+func openAlerts(file string, quietGap time.Duration) (*alert.Dispatcher, error) {
+	cfg, err := alert.LoadConfig(file)
+	if err != nil {
+		return nil, fmt.Errorf("--alerts: %w", err)
+	}
+	if cfg.ResolveAfter == 0 {
+		cfg.ResolveAfter = quietGap
+	}
+	d, err := alert.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--alerts %s: %w", file, err)
+	}
+	return d, nil
+}
+
+// alertMetrics exports the sinks' counters.
+func alertMetrics(ops *opsServer, d *alert.Dispatcher) {
+	each := func(f func(alert.SinkStats) uint64) func(add func(string, float64)) {
+		return func(add func(string, float64)) {
+			for _, s := range d.Stats() {
+				add(s.Name, float64(f(s)))
+			}
+		}
+	}
+	ops.counters("apiwatch_alerts_sent_total", "Alerts (and resolves) a sink accepted.", "sink", each(func(s alert.SinkStats) uint64 { return s.Sent }))
+	ops.counters("apiwatch_alerts_failed_total", "Alerts given up on after retries or refused by the sink.", "sink", each(func(s alert.SinkStats) uint64 { return s.Failed }))
+	ops.counters("apiwatch_alerts_retried_total", "Alert delivery attempts after the first.", "sink", each(func(s alert.SinkStats) uint64 { return s.Retried }))
+	ops.counters("apiwatch_alerts_dropped_total", "Alerts never attempted: queue full, over the rate limit, or still queued at shutdown.", "sink", each(func(s alert.SinkStats) uint64 { return s.Dropped }))
 }

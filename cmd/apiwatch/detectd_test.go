@@ -2,19 +2,27 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/apiwatch/apiwatch/alert"
+	"github.com/apiwatch/apiwatch/finding"
 	"github.com/apiwatch/apiwatch/internal/chtest"
 	"github.com/apiwatch/apiwatch/internal/testcert"
+	"github.com/apiwatch/apiwatch/internal/testnet"
 	"github.com/apiwatch/apiwatch/storage"
 )
 
@@ -256,5 +264,85 @@ func tableCounter(t *testing.T, dsn string) (db string, count func(query string)
 			t.Logf("%s: %v", q, err)
 		}
 		return n
+	}
+}
+
+// TestDetectAlerts: the detector tells a signed webhook about every
+// finding it stores, once each, while a Slack sink that never answers and a
+// PagerDuty sink on a closed port do not hold it up.
+func TestDetectAlerts(t *testing.T) {
+	dsn := chtest.DSN(t)
+	addr, _ := replayToBroker(t)
+	const key = "whsec-test-1"
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := alert.Verify(key, r.Header.Get(alert.SignatureHeader), body, time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		var f finding.Finding
+		if err := json.Unmarshal(body, &f); err != nil || f.ID == "" {
+			t.Errorf("webhook body %q: %v", body, err)
+		}
+		mu.Lock()
+		got[f.ID]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	// Reads the request, never answers (the body read lets the server see
+	// the client hang up).
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	cfg := fmt.Sprintf(`sinks:
+  - {name: siem, type: webhook, url: %q, secret: %q}
+  - {name: slack, type: slack, webhook_url: %q, timeout: 1h}
+  - {name: pd, type: pagerduty, routing_key: k, url: "http://127.0.0.1:%d/v2/enqueue"}
+`, hook.URL, key, hang.URL+"/services/T/B/X", testnet.FreePort(t))
+	file := filepath.Join(t.TempDir(), "alerts.yaml")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan string, 1)
+	go func() {
+		o, err := runCLIContext(ctx, "detect", "--kafka", addr, "--clickhouse", dsn, "--listen", "", "--alerts", file, "--drain-timeout", "2s")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- o
+	}()
+	db, count := tableCounter(t, dsn)
+	deadline := time.Now().Add(60 * time.Second)
+	for count("SELECT count() FROM "+db+"findings FINAL") < 11 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 11 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopped := time.Now()
+	cancel()
+	<-done
+	if d := time.Since(stopped); d > 10*time.Second {
+		t.Errorf("the detector took %v to stop with a hanging alert sink", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 11 {
+		t.Errorf("the webhook was told of %d findings, want the 11 stored", len(got))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("finding %s alerted %d times; an ongoing incident alerts once unless its severity rises", id, n)
+		}
 	}
 }
