@@ -36,10 +36,11 @@ type Engine struct {
 // Stats counts what the Engine saw.
 type Stats struct {
 	Events     uint64
-	Skipped    uint64 // events without an endpoint (TLS flows, orphan responses)
-	Findings   uint64 // incidents opened
-	Updates    uint64 // finding updates
-	Suppressed uint64 // triggers below an incident's minimum count
+	Skipped    uint64            // events without an endpoint (TLS flows, orphan responses)
+	Findings   uint64            // incidents opened
+	ByDetector map[string]uint64 // incidents opened, by detector
+	Updates    uint64            // finding updates
+	Suppressed uint64            // triggers below an incident's minimum count
 }
 
 // incident is a finding and what keeps it going.
@@ -64,7 +65,11 @@ func (d *Engine) QuietGap() time.Duration { return d.cfg.QuietGap }
 func (d *Engine) Store() *baseline.Store { return d.store }
 
 // Stats returns the Engine's counters.
-func (d *Engine) Stats() Stats { return d.stats }
+func (d *Engine) Stats() Stats {
+	st := d.stats
+	st.ByDetector = maps.Clone(st.ByDetector)
+	return st
+}
 
 // Process learns from one event and runs the detectors on it.
 func (d *Engine) Process(e *event.APIEvent) {
@@ -203,6 +208,10 @@ func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
 		in.reported = true
 		f.DetectedAt.Time = o.Now()
 		d.stats.Findings++
+		if d.stats.ByDetector == nil {
+			d.stats.ByDetector = map[string]uint64{}
+		}
+		d.stats.ByDetector[f.Detector]++
 	} else {
 		d.stats.Updates++
 	}

@@ -117,7 +117,7 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 		return err
 	}
 	defer s.Close()
-	d := &detectDaemon{store: s, engine: det.engine, lastSnap: time.Now(), every: o.snapshotEvery, openedBy: map[string]uint64{}}
+	d := &detectDaemon{store: s, engine: det.engine, lastSnap: time.Now(), every: o.snapshotEvery}
 	if o.findingsTopic != "" {
 		if d.findings, err = o.kafka.producer(sec, stream.ProducerConfig{Topic: o.findingsTopic}); err != nil {
 			return err
@@ -189,15 +189,14 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 			d.engine.Process(e)
 			d.rows = append(d.rows, storage.NewEventRow(e))
 		}
-		d.mu.Lock()
 		for _, f := range d.engine.Changed() {
 			d.changed = append(d.changed, *f)
-			if f.Version == 1 {
-				d.openedBy[f.Detector]++
-			}
 		}
+		st := d.engine.Stats()
+		d.updates.Store(st.Updates)
+		d.mu.Lock()
+		d.openedBy = st.ByDetector
 		d.mu.Unlock()
-		d.updates.Store(d.engine.Stats().Updates)
 		d.processed = true
 	}
 	if err := d.store.WriteEvents(ctx, d.rows); err != nil {

@@ -33,6 +33,7 @@ func TestDetectDaemon(t *testing.T) {
 	dsn := chtest.DSN(t)
 	addr, out := replayToBroker(t)
 	tx := summaryCount(t, out, "transactions")
+	listen := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan string, 1)
@@ -40,7 +41,7 @@ func TestDetectDaemon(t *testing.T) {
 		cmd := newRootCmd()
 		var b strings.Builder
 		cmd.SetOut(&b)
-		cmd.SetArgs([]string{"detect", "--kafka", addr, "--clickhouse", dsn, "--listen", "127.0.0.1:0"})
+		cmd.SetArgs([]string{"detect", "--kafka", addr, "--clickhouse", dsn, "--listen", listen})
 		if err := cmd.ExecuteContext(ctx); err != nil {
 			t.Error(err)
 		}
@@ -52,6 +53,20 @@ func TestDetectDaemon(t *testing.T) {
 	// its events, then its findings).
 	for (count("SELECT count() FROM "+db+"events") < uint64(tx) || count("SELECT count() FROM "+db+"findings FINAL") < 11) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
+	}
+	var opened float64
+	if resp, err := http.Get("http://" + listen + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "apiwatch_detect_findings_total{detector="); ok {
+				n, _ := strconv.ParseFloat(v[strings.IndexByte(v, ' ')+1:], 64)
+				opened += n
+			}
+		}
+	}
+	if opened != 11 {
+		t.Errorf("/metrics counts %v findings opened by detector, want 11", opened)
 	}
 	cancel()
 	summary := <-done
