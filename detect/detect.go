@@ -31,6 +31,8 @@ type Engine struct {
 	incidents map[string]*incident
 	changed   []*finding.Finding
 	stats     Stats
+	// Patterns analysts marked as false positives (suppress.go).
+	suppressions []Suppression
 }
 
 // Stats counts what the Engine saw.
@@ -41,6 +43,7 @@ type Stats struct {
 	ByDetector map[string]uint64 // incidents opened, by detector
 	Updates    uint64            // finding updates
 	Suppressed uint64            // triggers below an incident's minimum count
+	Muted      uint64            // triggers matching a suppression (an analyst's false positive)
 }
 
 // incident is a finding and what keeps it going.
@@ -159,6 +162,10 @@ func incidentKey(f *finding.Finding) string {
 
 // fire opens or updates the incident of a trigger.
 func (d *Engine) fire(o *baseline.Observation, tr *trigger) {
+	if len(d.suppressions) > 0 && d.muted(tr.detector, tr.kind, o.Endpoint.Name, tr.subject) {
+		d.stats.Muted++
+		return
+	}
 	key := tr.detector + "\x00" + tr.kind + "\x00" + o.Endpoint.Name + "\x00" + tr.subject
 	now := o.Time
 	in := d.incidents[key]

@@ -214,3 +214,39 @@ func TestRestore(t *testing.T) {
 		t.Errorf("after the takeover: %d findings, id %s→%s, version %d→%d", len(got), fs[0].ID, got[0].ID, fs[0].Version, got[0].Version)
 	}
 }
+
+// TestSuppress: a pattern an analyst marked as a false positive opens no
+// finding again, while the same attack from another actor still does.
+func TestSuppress(t *testing.T) {
+	attack := func(actor, ip string, from time.Duration, base uint64) []*event.APIEvent {
+		var out []*event.APIEvent
+		for i := range 300 {
+			at := from + time.Duration(i)*100*time.Millisecond
+			out = append(out, withObject(ev(at, users, actor, ip, 404), base+uint64(i)))
+		}
+		return out
+	}
+	first := run(benign(0, 10*time.Minute), attack("mallory", "203.0.113.5", 7*time.Minute, 50000))
+	f := findings(first)["enumeration/sequential_ids"]
+	if f == nil {
+		t.Fatal("no finding to mark")
+	}
+	var all []*event.APIEvent
+	for _, es := range [][]*event.APIEvent{benign(0, 12*time.Minute), attack("mallory", "203.0.113.5", 7*time.Minute, 50000),
+		attack("trudy", "203.0.113.9", 9*time.Minute, 80000)} {
+		all = append(all, es...)
+	}
+	slices.SortStableFunc(all, func(a, b *event.APIEvent) int { return cmp.Compare(a.RequestStartNs, b.RequestStartNs) })
+	d := New(Config{}, baseline.New(baseline.Config{}))
+	d.Suppress([]Suppression{Of(f)})
+	for _, e := range all {
+		d.Process(e)
+	}
+	fs := d.Findings()
+	if len(fs) != 1 || fs[0].Subject == f.Subject || d.Stats().Muted == 0 {
+		t.Errorf("with mallory's pattern suppressed: %d findings (want trudy's only), %d triggers muted", len(fs), d.Stats().Muted)
+	}
+	if wide := (Suppression{Detector: finding.Enumeration}); !wide.matches(f.Detector, f.Kind, f.Endpoint, "anyone") {
+		t.Error("an empty field does not match everything")
+	}
+}
