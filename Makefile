@@ -69,3 +69,21 @@ clean:
 .PHONY: attack-captures
 attack-captures:
 	./scripts/attack-captures.sh
+
+# The Grafana data-source plugin (dashboards/plugin/README.md): static
+# backend executables for Linux amd64 and arm64, named as Grafana looks for
+# them (plugin.json "executable" + _linux_<arch>), with plugin.json, the
+# frontend module and the README, in dashboards/plugin/dist. Copy that
+# folder into Grafana's plugins directory as apiwatch-apiwatch-datasource.
+PLUGIN_DIR  := dashboards/plugin
+PLUGIN_DIST := $(PLUGIN_DIR)/dist
+.PHONY: plugin
+plugin:
+	rm -rf $(PLUGIN_DIST)
+	mkdir -p $(PLUGIN_DIST)/img
+	for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '-s -w' \
+	    -o $(PLUGIN_DIST)/gpx_apiwatch_linux_$$arch ./$(PLUGIN_DIR)/cmd/gpx_apiwatch || exit 1; \
+	done
+	cp $(PLUGIN_DIR)/plugin.json $(PLUGIN_DIR)/module.js $(PLUGIN_DIR)/README.md $(PLUGIN_DIST)/
+	cp $(PLUGIN_DIR)/img/logo.svg $(PLUGIN_DIST)/img/

@@ -130,6 +130,27 @@ var migrations = []migration{
 			snapshot String
 		) ENGINE = ReplacingMergeTree(version) ORDER BY endpoint`,
 	}},
+	{2, "triage", []string{
+		// Triage: analysts' decisions about findings (triage.go). Every
+		// change is a row; the highest version per finding wins (read
+		// with FINAL). The finding's pattern is copied in, so false
+		// positives stay readable as suppressions after the finding's
+		// partition is dropped.
+		`CREATE TABLE IF NOT EXISTS {db}.triage (
+			finding_id String,
+			version UInt64,
+			status Enum8('open' = 1, 'acknowledged' = 2, 'false_positive' = 3),
+			note String,
+			user String,
+			updated_at DateTime,
+			updated_at_us UInt32,
+			detector String,
+			kind String,
+			endpoint String,
+			actor String,
+			subject String
+		) ENGINE = ReplacingMergeTree(version) ORDER BY finding_id`,
+	}},
 }
 
 // SchemaVersion is the version the migrations lead to.

@@ -122,6 +122,16 @@ const findingColumns = `id, version, detector, kind, toString(severity), endpoin
 // Findings returns the latest version of each finding the filter selects,
 // newest incident (first seen) first.
 func (s *Store) Findings(ctx context.Context, f FindingFilter) ([]finding.Finding, error) {
+	w, err := findingConditions(f)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryFindings(ctx, w, f.Limit)
+}
+
+// findingConditions is the WHERE clause of Findings for f (its Limit
+// aside).
+func findingConditions(f FindingFilter) (where, error) {
 	f.From, f.To = clamp(f.From), clamp(f.To)
 	var w where
 	// All versions of a finding share its first day's partition: pruning
@@ -136,14 +146,18 @@ func (s *Store) Findings(ctx context.Context, f FindingFilter) ([]finding.Findin
 	for _, sev := range f.Severities {
 		var v finding.Severity
 		if err := v.UnmarshalText([]byte(sev)); err != nil {
-			return nil, err
+			return where{}, err
 		}
 	}
 	w.in("detector", f.Detectors)
 	w.in("toString(severity)", f.Severities)
 	w.in("endpoint", f.Endpoints)
 	w.in("actor", f.Actors)
-	limit := f.Limit
+	return w, nil
+}
+
+// queryFindings runs a findings query with the WHERE clause w.
+func (s *Store) queryFindings(ctx context.Context, w where, limit int) ([]finding.Finding, error) {
 	if limit <= 0 {
 		limit = DefaultFindingsLimit
 	}
