@@ -85,9 +85,11 @@ type detectDaemon struct {
 	changed   []finding.Finding
 	lastSnap  time.Time
 	every     time.Duration
+	lastMute  time.Time // suppressions last read
 	// The engine's counters as of the last batch, for the metrics (the
 	// engine itself belongs to the consumer's goroutine).
 	updates  atomic.Uint64
+	muted    atomic.Uint64
 	restored atomic.Uint64
 	mu       sync.Mutex
 	openedBy map[string]uint64 // findings opened by detector
@@ -131,6 +133,9 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 	if err := d.resume(ctx); err != nil {
 		return err
 	}
+	if err := d.suppress(ctx); err != nil {
+		return err
+	}
 	c, err := stream.NewConsumer(stream.ConsumerConfig{Brokers: o.kafka.brokers, Topic: o.kafka.topic, Group: o.group,
 		DeadLetterTopic: o.deadTopic, MaxBatch: o.batch, SessionTimeout: o.session, DrainTimeout: o.drain,
 		OnAssign: d.assign, OnRevoke: d.revoke, Dialer: dialer})
@@ -156,6 +161,7 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 		}
 	})
 	ops.counter("apiwatch_detect_finding_updates_total", "Finding updates.", func() float64 { return float64(d.updates.Load()) })
+	ops.counter("apiwatch_detect_muted_total", "Detector triggers matching a pattern analysts marked as a false positive.", func() float64 { return float64(d.muted.Load()) })
 	if d.alerts != nil {
 		alertMetrics(ops, d.alerts)
 	}
@@ -183,6 +189,11 @@ func runDetectDaemon(cmd *cobra.Command, o *detectDaemonOptions) error {
 }
 
 func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) error {
+	if !d.processed && time.Since(d.lastMute) >= suppressEvery {
+		if err := d.suppress(ctx); err != nil {
+			logger.Warn().Err(err).Msg("reading the analysts' suppressions; keeping the last ones")
+		}
+	}
 	if !d.processed {
 		d.rows, d.changed = d.rows[:0], d.changed[:0]
 		for _, e := range events {
@@ -194,6 +205,7 @@ func (d *detectDaemon) handle(ctx context.Context, events []*event.APIEvent) err
 		}
 		st := d.engine.Stats()
 		d.updates.Store(st.Updates)
+		d.muted.Store(st.Muted)
 		d.mu.Lock()
 		d.openedBy = st.ByDetector
 		d.mu.Unlock()
@@ -247,6 +259,26 @@ func (d *detectDaemon) resume(ctx context.Context) error {
 		}
 	}
 	d.engine.Restore(open)
+	return nil
+}
+
+// suppressEvery is how often the patterns analysts marked as false
+// positives (in Grafana) are read again.
+const suppressEvery = time.Minute
+
+// suppress hands the engine the patterns analysts marked as false
+// positives.
+func (d *detectDaemon) suppress(ctx context.Context) error {
+	d.lastMute = time.Now()
+	ss, err := d.store.Suppressions(ctx)
+	if err != nil {
+		return err
+	}
+	mute := make([]detect.Suppression, len(ss))
+	for i, s := range ss {
+		mute[i] = detect.Suppression{Detector: s.Detector, Kind: s.Kind, Endpoint: s.Endpoint, Subject: s.Subject}
+	}
+	d.engine.Suppress(mute)
 	return nil
 }
 
