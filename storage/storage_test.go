@@ -3,10 +3,7 @@ package storage_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/apiwatch/apiwatch/event"
 	"github.com/apiwatch/apiwatch/finding"
 	"github.com/apiwatch/apiwatch/internal/chtest"
-	"github.com/apiwatch/apiwatch/internal/testnet"
 	"github.com/apiwatch/apiwatch/storage"
 )
 
@@ -124,30 +120,9 @@ func TestFindingsCollapse(t *testing.T) {
 // server of its own (scripts/clickhouse.sh on free ports), so that the
 // restart does not disturb the tests of other packages running meanwhile.
 func TestServerRestart(t *testing.T) {
-	chtest.Require(t) // skips (or fails in CI) without the test server
-	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		t.Skip("needs clickhouse-server installed")
-	}
-	env := append(os.Environ(), "CLICKHOUSE_DIR="+t.TempDir(),
-		"CLICKHOUSE_TCP_PORT="+strconv.Itoa(testnet.FreePort(t)), "CLICKHOUSE_HTTP_PORT="+strconv.Itoa(testnet.FreePort(t)))
-	server := func(action string) {
-		t.Helper()
-		cmd := exec.Command("../scripts/clickhouse.sh", action)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v %s", action, err, out)
-		}
-	}
-	server("start")
-	t.Cleanup(func() { server("stop") })
-	var port string
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "CLICKHOUSE_TCP_PORT="); ok {
-			port = v
-		}
-	}
+	server := chtest.OwnServer(t)
 	ctx := context.Background()
-	s, err := storage.Open(ctx, "clickhouse://127.0.0.1:"+port+"/restart")
+	s, err := storage.Open(ctx, server.DSN+"/restart")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +132,12 @@ func TestServerRestart(t *testing.T) {
 		w.Add(storage.NewEventRow(testEvent(i)))
 	}
 	time.Sleep(100 * time.Millisecond)
-	server("stop")
+	server.Stop()
 	for i := 500; i < 1000; i++ { // while the server is down
 		w.Add(storage.NewEventRow(testEvent(i)))
 	}
 	time.Sleep(300 * time.Millisecond)
-	server("start")
+	server.Start()
 	closeCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := w.Close(closeCtx); err != nil {

@@ -8,12 +8,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/apiwatch/apiwatch/internal/testnet"
 	"github.com/apiwatch/apiwatch/storage"
 )
 
@@ -70,4 +76,50 @@ func Open(tb testing.TB) *storage.Store {
 	}
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Server is a ClickHouse server of a test's own (scripts/clickhouse.sh on
+// free ports, data in a temporary directory), for tests that stop and
+// start it without disturbing the tests of other packages.
+type Server struct {
+	tb  testing.TB
+	env []string
+	// DSN reaches the server (no database).
+	DSN string
+}
+
+// OwnServer starts a server for the length of the test. Like Require, it
+// skips without ClickHouse outside CI and fails in CI.
+func OwnServer(tb testing.TB) *Server {
+	tb.Helper()
+	Require(tb)
+	if _, err := exec.LookPath("clickhouse-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("CI must run the ClickHouse tests: clickhouse-server is not installed (make test installs it)")
+		}
+		tb.Skip("needs clickhouse-server installed")
+	}
+	tcp := testnet.FreePort(tb)
+	s := &Server{tb: tb, DSN: fmt.Sprintf("clickhouse://127.0.0.1:%d", tcp),
+		env: append(os.Environ(), "CLICKHOUSE_DIR="+tb.TempDir(),
+			"CLICKHOUSE_TCP_PORT="+strconv.Itoa(tcp), "CLICKHOUSE_HTTP_PORT="+strconv.Itoa(testnet.FreePort(tb)))}
+	s.Start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() { s.run("start") }
+
+// Stop stops it.
+func (s *Server) Stop() { s.run("stop") }
+
+func (s *Server) run(action string) {
+	s.tb.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command(filepath.Join(filepath.Dir(file), "..", "..", "scripts", "clickhouse.sh"), action)
+	cmd.Env = s.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.tb.Fatalf("clickhouse.sh %s: %v %s", action, err, out)
+	}
 }
