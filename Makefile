@@ -87,3 +87,36 @@ plugin:
 	done
 	cp $(PLUGIN_DIR)/plugin.json $(PLUGIN_DIR)/module.js $(PLUGIN_DIR)/README.md $(PLUGIN_DIST)/
 	cp $(PLUGIN_DIR)/img/logo.svg $(PLUGIN_DIST)/img/
+
+# The configuration reference, docs/configuration.md (every flag, variable
+# and config key of every command, generated from the code), and the
+# sample config files of deploy/systemd (the settings a host sets, then
+# `apiwatch config example` verbatim below the "---- every setting" line).
+# TestConfigurationReference and TestSystemdSampleConfigs fail when they
+# differ from what the code generates: run make docs.
+.PHONY: docs
+docs:
+	mkdir -p docs
+	$(GO) run ./cmd/apiwatch config reference > docs/configuration.md
+	for c in sensor detect; do \
+	  f=deploy/systemd/$$c.yaml; \
+	  { sed -n '1,/^# ---- every setting/p' $$f; $(GO) run ./cmd/apiwatch config example $$c; } > $$f.tmp && mv $$f.tmp $$f || exit 1; \
+	done
+
+# Release artefacts in dist/: static binaries for each platform, named
+# apiwatch-VERSION-OS-ARCH (VERSION from git describe, commit linked in:
+# `apiwatch version` prints both), the Grafana plugin (make plugin) as
+# apiwatch-apiwatch-datasource-VERSION.tar.gz (and .zip when zip is
+# installed: grafana cli --pluginUrl wants a zip), and SHA256SUMS.
+DIST              ?= dist
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+.PHONY: release
+release: plugin
+	rm -rf $(DIST)
+	mkdir -p $(DIST)/.plugin
+	$(foreach p,$(RELEASE_PLATFORMS),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/apiwatch-$(VERSION)-$(subst /,-,$(p)) ./cmd/apiwatch &&) true
+	cp -r $(PLUGIN_DIST) $(DIST)/.plugin/apiwatch-apiwatch-datasource
+	tar -czf $(DIST)/apiwatch-apiwatch-datasource-$(VERSION).tar.gz -C $(DIST)/.plugin apiwatch-apiwatch-datasource
+	if command -v zip >/dev/null; then cd $(DIST)/.plugin && zip -qr ../apiwatch-apiwatch-datasource-$(VERSION).zip apiwatch-apiwatch-datasource; fi
+	rm -rf $(DIST)/.plugin
+	cd $(DIST) && sha256sum apiwatch-* > SHA256SUMS

@@ -142,6 +142,7 @@ func (o *inputOptions) runLive(ctx context.Context, newHandler pipeline.HandlerF
 		}
 		sources = append(sources, srcs...)
 	}
+	dropPrivileges() // the sockets are open: CAP_NET_RAW and CAP_NET_ADMIN are needed no more
 	logger.Info().Strs("interfaces", o.ifaces).Int("sockets", len(sources)).Msg("capturing; interrupt (Ctrl-C) to stop and print the summary")
 	return pipeline.RunLive(ctx, o.pipeline, sources, names, newHandler)
 }

@@ -59,6 +59,7 @@ Start with:  apiwatch analyze testdata/demo.pcap.gz`,
 	root.PersistentFlags().StringVar(&lo.level, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&lo.format, "log-format", "auto", "log format: console, json, or auto (console on a terminal, json otherwise)")
 	root.AddCommand(newAnalyzeCmd(), newEndpointsCmd(), newEvaluateCmd(), newMigrateCmd(), newRetentionCmd(), newDevbrokerCmd(), newSensorCmd(), newDetectCmd(), newConfigCmd(), newVersionCmd())
+	addReferenceCmd(root) // apiwatch config reference
 	return root
 }
 
