@@ -1,7 +1,8 @@
 # apiwatch — build, test, fuzz, bench.
 #
 #   make build   static binary in bin/apiwatch (no cgo, no libpcap)
-#   make test    installs what the tests need, then runs every test
+#   make test    installs what the tests need (ClickHouse, node for the
+#                boards' type check), then runs every test
 #   make fuzz    runs each native fuzz target for FUZZTIME (default 60s)
 #   make bench   Go benchmarks, then bench/compare.sh against tcpdump and tshark
 #   make generate  regenerates the checked-in protobuf code from event/*.proto
@@ -31,12 +32,12 @@ vet:
 # installed when missing) runs on 127.0.0.1:19000 for the storage tests and
 # is stopped afterwards, whatever the tests did.
 CLICKHOUSE_TEST_DSN ?= clickhouse://127.0.0.1:19000
-test: test-deps vet
+test: test-deps dashboards-deps vet
 	CGO_ENABLED=0 $(GO) build ./...
 	CLICKHOUSE_FRESH=1 ./scripts/clickhouse.sh start
 	status=0; \
 	APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) $(GO) test -count=1 -timeout 12m ./... || status=$$?; \
-	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ ./stream/ ./storage/ || status=$$?; \
+	[ $$status -ne 0 ] || APIWATCH_TEST_CLICKHOUSE=$(CLICKHOUSE_TEST_DSN) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 8m ./pipeline/ ./cmd/... ./capture/ ./stream/ ./storage/ ./alert/ || status=$$?; \
 	./scripts/clickhouse.sh stop; \
 	exit $$status
 
@@ -120,3 +121,11 @@ release: plugin
 	if command -v zip >/dev/null; then cd $(DIST)/.plugin && zip -qr ../apiwatch-apiwatch-datasource-$(VERSION).zip apiwatch-apiwatch-datasource; fi
 	rm -rf $(DIST)/.plugin
 	cd $(DIST) && sha256sum apiwatch-* > SHA256SUMS
+
+# The boards' type check against @grafana/schema (dashboards/schema_test.go
+# runs tsc): node and npm (Debian's nodejs and npm, installed when missing)
+# and the packages dashboards/schema/package-lock.json pins (npm ci, skipped
+# when node_modules holds them). make test runs it before the tests.
+.PHONY: dashboards-deps
+dashboards-deps:
+	./dashboards/schema/deps.sh
