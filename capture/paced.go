@@ -11,8 +11,17 @@ func Paced(src Source, speed float64) Source {
 	return &pacedSource{Source: src, speed: speed}
 }
 
+// Idler is implemented by sources that wait between packets (a paced
+// replay). OnIdle registers a function called before each wait: a
+// pipeline hands on what it holds back for batching, as a live capture's
+// quiet moments would let it.
+type Idler interface {
+	OnIdle(func())
+}
+
 type pacedSource struct {
 	Source
+	idle  func()
 	speed float64
 	first int64 // capture time of the first packet, Unix ns
 	start time.Time
@@ -33,10 +42,16 @@ func (p *pacedSource) ReadPacket() ([]byte, CaptureInfo, error) {
 	}
 	due := p.start.Add(time.Duration(float64(ci.Timestamp-p.first) / p.speed))
 	if wait := time.Until(due); wait > slack {
-		time.Sleep(wait)
+		if p.idle != nil {
+			p.idle()
+		}
+		time.Sleep(time.Until(due))
 	}
 	return data, ci, nil
 }
+
+// OnIdle implements Idler.
+func (p *pacedSource) OnIdle(f func()) { p.idle = f }
 
 // Progress passes the file's progress through.
 func (p *pacedSource) Progress() (read, total int64) {

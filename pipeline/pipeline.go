@@ -207,6 +207,9 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 	var st Stats
 	var runErr error
 	for i, src := range sources {
+		if idler, ok := src.(capture.Idler); ok && len(workers) > 1 {
+			idler.OnIdle(r.flushAll) // a paced replay: no packet held back while it waits
+		}
 		prog.input.Store(int64(i))
 		in := InputStats{Name: names[i]}
 		in.Bytes, in.Err = r.readAll(ctx, src)

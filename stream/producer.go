@@ -95,11 +95,14 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		Addr:  kafka.TCP(cfg.Brokers...),
 		Topic: cfg.Topic,
 		// kafka-go's zero value is acks=0, which silently loses data.
-		RequiredAcks:           kafka.RequireAll,
-		Balancer:               &kafka.Hash{},
-		Compression:            compress.Zstd,
+		RequiredAcks: kafka.RequireAll,
+		Balancer:     &kafka.Hash{},
+		Compression:  compress.Zstd,
+		// run hands the Writer whole batches and waits for them: the
+		// Writer's own partition batches (a share of ours each) must not
+		// wait for more that will not come.
 		BatchSize:              cfg.BatchSize,
-		BatchTimeout:           cfg.BatchTimeout,
+		BatchTimeout:           time.Millisecond,
 		BatchBytes:             16 << 20,
 		MaxAttempts:            3,
 		WriteBackoffMin:        50 * time.Millisecond,
