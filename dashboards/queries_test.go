@@ -73,7 +73,7 @@ func requireDemo(t *testing.T) {
 		if demo.plugin, apiwatch, demo.err = plugintest.Build(ctx, demo.dir); demo.err != nil {
 			return
 		}
-		demo.dsn, demo.db, demo.drop = plugintest.NewDatabase(base, "apiwatch_test_boards_")
+		demo.dsn, demo.db, demo.drop = chtest.NewDatabase(base, "apiwatch_test_boards_")
 		demo.err = plugintest.LoadCapture(ctx, apiwatch, demo.dsn, filepath.Join("..", "testdata", "attacks-demo.pcap.gz"))
 	})
 	if demo.err != nil {
@@ -254,7 +254,7 @@ type scenario struct {
 func TestBoardQueries(t *testing.T) {
 	requireDemo(t)
 	t.Logf("build and analyze: %v", demo.setupTime.Round(time.Millisecond))
-	var log syncBuffer
+	var log plugintest.LogBuffer
 	c, err := plugintest.Start(demo.plugin, &log)
 	if err != nil {
 		t.Fatal(err)
@@ -404,24 +404,6 @@ func TestBoardQueries(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer collects the plugin's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // checkAnnotations checks frames Grafana turns into annotations.

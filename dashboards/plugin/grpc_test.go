@@ -1,14 +1,12 @@
 package plugin_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,31 +17,13 @@ import (
 	"github.com/apiwatch/apiwatch/storage"
 )
 
-// syncBuffer collects the plugin's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestOutOfProcess starts the built plugin as Grafana does
 // (hashicorp/go-plugin, Grafana's handshake, gRPC) and runs health
 // checks, every query type and triage through it with the settings
 // Grafana sends, against the demo database.
 func TestOutOfProcess(t *testing.T) {
 	requireDemo(t)
-	var log syncBuffer
+	var log plugintest.LogBuffer
 	c, err := plugintest.Start(demo.plugin, &log)
 	if err != nil {
 		t.Fatal(err)

@@ -62,7 +62,7 @@ func run(m *testing.M) int {
 	demo.plugin, apiwatch, demo.err = plugintest.Build(ctx, dir)
 	if demo.err == nil {
 		var drop func()
-		demo.dsn, demo.db, drop = plugintest.NewDatabase(base, "apiwatch_test_plugin_")
+		demo.dsn, demo.db, drop = chtest.NewDatabase(base, "apiwatch_test_plugin_")
 		defer drop()
 		demo.err = plugintest.LoadCapture(ctx, apiwatch, demo.dsn, "../../testdata/attacks-demo.pcap.gz")
 	}

@@ -44,11 +44,19 @@ func Require(tb testing.TB) string {
 // drops that database when the test ends.
 func DSN(tb testing.TB) string {
 	tb.Helper()
-	base := Require(tb)
+	dsn, _, drop := NewDatabase(Require(tb), "apiwatch_test_")
+	tb.Cleanup(drop)
+	return dsn
+}
+
+// NewDatabase names a fresh database on the server of base (a DSN
+// without a database) and returns its DSN and a function that drops it;
+// for a TestMain, which has no testing.TB.
+func NewDatabase(base, prefix string) (dsn, db string, drop func()) {
 	var b [6]byte
 	rand.Read(b[:])
-	db := "apiwatch_test_" + hex.EncodeToString(b[:])
-	tb.Cleanup(func() {
+	db = prefix + hex.EncodeToString(b[:])
+	return base + "/" + db, db, func() {
 		opts, err := clickhouse.ParseDSN(base)
 		if err != nil {
 			return
@@ -61,8 +69,7 @@ func DSN(tb testing.TB) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
-	})
-	return base + "/" + db
+	}
 }
 
 // Open opens a Store on a fresh database of the test server.

@@ -9,8 +9,6 @@ package plugintest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/config"
@@ -63,26 +62,22 @@ func LoadCapture(ctx context.Context, apiwatch, dsn, capture string) error {
 	return nil
 }
 
-// NewDatabase names a fresh database on the server of base (a DSN
-// without a database) and returns its DSN and a function that drops it.
-func NewDatabase(base, prefix string) (dsn, db string, drop func()) {
-	var b [6]byte
-	rand.Read(b[:])
-	db = prefix + hex.EncodeToString(b[:])
-	return base + "/" + db, db, func() {
-		opts, err := clickhouse.ParseDSN(base)
-		if err != nil {
-			return
-		}
-		conn, err := clickhouse.Open(opts)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
-	}
+// LogBuffer collects a plugin's log, written from its goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // JSONData is the data source's jsonData as Grafana stores it.
