@@ -5,6 +5,7 @@
 #                boards' type check), then runs every test
 #   make fuzz    runs each native fuzz target for FUZZTIME (default 60s)
 #   make bench   Go benchmarks, then bench/compare.sh against tcpdump and tshark
+#   make bench-e2e  sensor → Kafka → detector → ClickHouse latency and throughput
 #   make generate  regenerates the checked-in protobuf code from event/*.proto
 
 GO       ?= go
@@ -13,7 +14,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: all build test test-deps vet fuzz bench demo generate clean
+.PHONY: all build test test-deps vet fuzz bench bench-e2e demo generate clean
 
 all: build
 
@@ -52,6 +53,12 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	./bench/compare.sh
+
+# End to end: sensor → Kafka → detector → ClickHouse with the real binaries
+# (latency per attack episode, throughput per stage; bench/README.md).
+bench-e2e:
+	./scripts/clickhouse.sh start
+	$(GO) run ./bench/e2e
 
 generate:
 	./scripts/generate.sh
