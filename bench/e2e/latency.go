@@ -24,6 +24,7 @@ type latencyRun struct {
 	sent       int64
 	consumed   int64
 	maxLag     float64
+	chErrors   float64 // the detector's failed ClickHouse writes (retried)
 	episodes   []episodeLatency
 	findings   int
 	falsePos   []string
@@ -240,6 +241,12 @@ func (r *latencyRun) wait(ctx context.Context, c *config, s *stack, sensor *proc
 		if err == nil {
 			r.consumed = int64(m["apiwatch_detect_events_total"])
 			r.maxLag = max(r.maxLag, m["apiwatch_detect_consumer_lag"])
+			if e := m["apiwatch_detect_clickhouse_errors_total"]; e > r.chErrors {
+				if r.chErrors == 0 {
+					logf("latency run %d: the detector's ClickHouse writes fail (retried): %s", r.n, lastLine(s.detect.stderrPath))
+				}
+				r.chErrors = e
+			}
 		}
 		if sensor.running() {
 			continue
@@ -260,6 +267,9 @@ func (r *latencyRun) wait(ctx context.Context, c *config, s *stack, sensor *proc
 			logf("latency run %d: sensor done after %s, %d events sent; waiting for the detector", r.n, r.sensorWall.Round(time.Millisecond), sent)
 		}
 		if r.consumed < r.sent {
+			if time.Since(sensor.exited) > catchUp {
+				return s.detect.failed(fmt.Errorf("the detector consumed %d of %d events in the %s after the sensor exited", r.consumed, r.sent, catchUp))
+			}
 			continue
 		}
 		if caughtUp.IsZero() {

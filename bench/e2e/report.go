@@ -99,6 +99,9 @@ func (r *report) writeLatency(b *strings.Builder) {
 			"detector max lag %.0f; %d polls (mean %s, max %s, %d errors)\n",
 			l.n, l.sensorWall.Seconds(), l.sent, l.consumed, found, len(l.episodes), l.findings, len(l.falsePos),
 			l.maxLag, l.poll.Queries, l.poll.Mean.Round(100*time.Microsecond), l.poll.Max.Round(100*time.Microsecond), l.poll.Errors)
+		if l.chErrors > 0 {
+			fmt.Fprintf(b, "  WARNING: %.0f failed ClickHouse writes in the detector (retried): ClickHouse was unavailable for a while; this run's latencies include that\n", l.chErrors)
+		}
 		for _, fp := range l.falsePos {
 			fmt.Fprintf(b, "  false positive: %s\n", fp)
 		}
@@ -251,6 +254,12 @@ func (r *report) writeThroughput(b *strings.Builder, t *throughputRun) {
 	}
 	if !t.chKnown {
 		fmt.Fprintf(b, "  (ClickHouse: no pid in %s, not measured)\n", r.c.chPidFile)
+	}
+	if t.chRestarted {
+		fmt.Fprintf(b, "  WARNING: the ClickHouse server restarted during the run (its pid changed): its CPU is not measured from then on\n")
+	}
+	if t.chErrors > 0 {
+		fmt.Fprintf(b, "  WARNING: %.0f failed ClickHouse writes in the detectors (retried): ClickHouse was unavailable for a while; the rates include that\n", t.chErrors)
 	}
 	stages := t.stages()
 	name, why := bottleneck(stages, r.c.ncpu)

@@ -143,6 +143,21 @@ func (p *proc) tail(n int) string {
 	return b.String()
 }
 
+// lastLine is the last line of a file, cut to 300 bytes.
+func lastLine(path string) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 300 {
+		l = l[:300] + "…"
+	}
+	return l
+}
+
+// catchUp bounds how long the detector may take to consume what the
+// sensor sent, once the sensor has exited.
+const catchUp = 3 * time.Minute
+
 // failed wraps err with what the process said.
 func (p *proc) failed(err error) error {
 	return fmt.Errorf("%w\n%s", err, p.tail(15))

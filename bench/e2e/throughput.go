@@ -50,6 +50,8 @@ type throughputRun struct {
 	aloneEvents int64
 	aloneLag    float64
 	chKnown     bool
+	chRestarted bool
+	chErrors    float64
 	profile     []string // the lone detector's CPU profile, when recorded
 	err         error
 }
@@ -77,9 +79,13 @@ const (
 
 // meter reads the stack's processes.
 type meter struct {
-	s      *stack
-	chPid  int
-	sensor *proc
+	s           *stack
+	chPid       int
+	chFile      string
+	chRestarted bool    // the ClickHouse server's pid changed: its CPU is unknown
+	chErrors    float64 // the previous detectors' failed ClickHouse writes (retried)
+	chErrCur    float64 // the current detector's
+	sensor      *proc
 }
 
 // cpu reads every component's CPU seconds (-1: unknown).
@@ -94,7 +100,15 @@ func (m *meter) cpu() (v [nComponents]float64) {
 			v[cSensor] = m.sensor.rusageCPU()
 		}
 	}
-	for i, p := range map[int]int{cBroker: m.s.broker.pid(), cDetector: m.s.detect.pid(), cClickHouse: m.chPid} {
+	if m.chPid != 0 && clickhousePid(m.chFile) != m.chPid && !m.chRestarted {
+		logf("the ClickHouse server restarted (its pid file no longer says %d): its CPU is not measured", m.chPid)
+		m.chRestarted = true
+	}
+	ch := m.chPid
+	if m.chRestarted {
+		ch = 0
+	}
+	for i, p := range map[int]int{cBroker: m.s.broker.pid(), cDetector: m.s.detect.pid(), cClickHouse: ch} {
 		v[i] = -1
 		if p != 0 {
 			if x, err := cpuSeconds(p); err == nil {
@@ -109,6 +123,19 @@ func (m *meter) cpu() (v [nComponents]float64) {
 	}
 	return v
 }
+
+// clickhouseErrors notes the detector's failed ClickHouse writes.
+func (m *meter) clickhouseErrors(mt map[string]float64) {
+	if e := mt["apiwatch_detect_clickhouse_errors_total"]; e > m.chErrCur {
+		if m.chErrors+m.chErrCur == 0 {
+			logf("the detector's ClickHouse writes fail (retried): %s", lastLine(m.s.detect.stderrPath))
+		}
+		m.chErrCur = e
+	}
+}
+
+// newDetector starts counting a new detector's errors.
+func (m *meter) newDetector() { m.chErrors, m.chErrCur = m.chErrors+m.chErrCur, 0 }
 
 func (m *meter) alive() error {
 	for _, p := range []*proc{m.s.detect, m.s.broker} {
@@ -174,6 +201,7 @@ func (m *meter) replay(ctx context.Context, c *config, topic string, follow bool
 		}
 		if mt, err := m.s.detectMetrics(); err == nil {
 			sm.Consumed, sm.Lag = mt["apiwatch_detect_events_total"], mt["apiwatch_detect_consumer_lag"]
+			m.clickhouseErrors(mt)
 		}
 		sm.CPU = m.cpu()
 		return sm
@@ -217,6 +245,8 @@ func (m *meter) replay(ctx context.Context, c *config, topic string, follow bool
 		if last := r.samples[len(r.samples)-1]; !follow || last.Consumed >= float64(r.sent) {
 			r.end = last
 			break
+		} else if time.Since(sensor.exited) > catchUp {
+			return nil, m.s.detect.failed(fmt.Errorf("the detector consumed %.0f of %d events in the %s after the sensor exited", last.Consumed, r.sent, catchUp))
 		}
 	}
 	for i := range r.samples {
@@ -249,7 +279,8 @@ func runThroughput(ctx context.Context, c *config, n int) (r *throughputRun) {
 			r.err = err
 		}
 	}()
-	m := &meter{s: s, chPid: clickhousePid(c.chPidFile)}
+	m := &meter{s: s, chPid: clickhousePid(c.chPidFile), chFile: c.chPidFile}
+	defer func() { r.chErrors, r.chRestarted = m.chErrors+m.chErrCur, m.chRestarted }()
 	r.chKnown = m.chPid != 0
 	if !r.chKnown {
 		logf("no ClickHouse pid in %s: its CPU is not measured", c.chPidFile)
@@ -295,6 +326,7 @@ func runThroughput(ctx context.Context, c *config, n int) (r *throughputRun) {
 	// 3. The detector alone: a second one, with a database and a group of
 	// its own, reads the whole topic from the start.
 	logf("%s: a fresh detector reading the %d events from the start of the topic", label, r.sent)
+	m.newDetector()
 	if r.err = s.freshDetector(ctx); r.err != nil {
 		return r
 	}
@@ -328,6 +360,11 @@ func runThroughput(ctx context.Context, c *config, n int) (r *throughputRun) {
 		if mt, err := s.detectMetrics(); err == nil {
 			got := mt["apiwatch_detect_events_total"]
 			r.aloneLag = max(r.aloneLag, mt["apiwatch_detect_consumer_lag"])
+			m.clickhouseErrors(mt)
+			if time.Since(b0) > catchUp {
+				r.err = s.detect.failed(fmt.Errorf("the fresh detector consumed %.0f of %d events in %s", got, r.sent, catchUp))
+				return r
+			}
 			if got >= float64(r.sent) {
 				r.alone = phase(from, m.cpu(), time.Since(b0))
 				r.alone.CPU[cSensor] = -1 // none ran
