@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -162,33 +163,55 @@ func (s *stack) stop() error {
 	return s.stopErr
 }
 
-// close drops the database (unless -keep) and closes the connection.
+// close closes the connection and leaves the databases to dropDatabases
+// (unless -keep): a drop can take ClickHouse 18.16 tens of seconds, which
+// should not overlap the next run.
 func (s *stack) close() {
 	if s.store == nil {
 		return
 	}
 	s.store.Close()
-	if s.c.keep || len(s.dbs) == 0 {
+	if !s.c.keep {
+		s.c.leftover.add(s.dbs...)
+	}
+}
+
+// databases are the runs' databases, dropped together at the end.
+type databases struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (d *databases) add(names ...string) {
+	d.mu.Lock()
+	d.names = append(d.names, names...)
+	d.mu.Unlock()
+}
+
+// drop drops them through a connection to base.
+func (d *databases) drop(base string) {
+	d.mu.Lock()
+	dbs := d.names
+	d.names = nil
+	d.mu.Unlock()
+	if len(dbs) == 0 {
 		return
 	}
-	// A connection of its own: the store's may have been left mid-query.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := openConn(ctx, s.c.clickhouse)
+	conn, err := openConn(context.Background(), base)
 	if err != nil {
-		logf("dropping databases %v: %v", s.dbs, err)
+		logf("dropping databases %v: %v", dbs, err)
 		return
 	}
 	defer conn.Close()
 	began := time.Now()
-	defer func() {
-		logf("%s: databases %v dropped in %s", filepath.Base(s.dir), s.dbs, time.Since(began).Round(time.Millisecond))
-	}()
-	for _, db := range s.dbs {
+	for _, db := range dbs {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`"); err != nil {
 			logf("dropping database %s: %v", db, err)
 		}
+		cancel()
 	}
+	logf("%d databases dropped in %s", len(dbs), time.Since(began).Round(time.Millisecond))
 }
 
 // detectMetrics scrapes the detector.
