@@ -187,8 +187,13 @@ func (t *Templater) Template(method, host, path string, params []Param) (templat
 
 // trimTarget cuts a query and fragment and an absolute-form prefix.
 func trimTarget(p string) string {
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
+	// A loop, not strings.IndexAny: for two bytes it is several times
+	// cheaper than building IndexAny's byte set on every call.
+	for i := 0; i < len(p); i++ {
+		if p[i] == '?' || p[i] == '#' {
+			p = p[:i]
+			break
+		}
 	}
 	if len(p) > 0 && p[0] != '/' {
 		if i := strings.Index(p, "://"); i > 0 && i < 10 {

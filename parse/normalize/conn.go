@@ -27,6 +27,10 @@ type connMemo struct {
 	authKey  uint64
 	actor    identity.Actor
 	hasActor bool
+	// The actor of a caller without credentials, from its address.
+	addrActorOf  netip.Addr
+	addrActor    identity.Actor
+	hasAddrActor bool
 }
 
 // memoSeed keys the hashes memoText compares.

@@ -43,6 +43,29 @@ func TestConnMemo(t *testing.T) {
 	if _, _, _, _, a5, _ := ev("192.0.2.7", "Host: a.example", "Content-Type: text/plain", "text/html"); a5 == a1 {
 		t.Error("a request without credentials got the previous token's actor")
 	}
+	// The actor of a caller without credentials is its address's, kept per
+	// connection while the address stays: behind a trusted proxy each
+	// forwarded client is its own actor, and credentials win over it.
+	id := identity.New(identity.Config{Secret: []byte("k"), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32")}})
+	n = New(Config{Identity: id})
+	addrActor := func(a string) string { return id.Actor(nil, netip.MustParseAddr(a)).ID }
+	for i, c := range []struct {
+		headers []string
+		want    string
+	}{
+		{[]string{"Host: a.example"}, addrActor("192.0.2.7")},
+		{[]string{"Host: a.example"}, addrActor("192.0.2.7")},
+		{[]string{"Host: a.example", "X-Forwarded-For: 203.0.113.5"}, addrActor("203.0.113.5")},
+		{[]string{"Host: a.example", "X-Forwarded-For: 203.0.113.6"}, addrActor("203.0.113.6")},
+		{[]string{"Host: a.example", "X-Forwarded-For: 203.0.113.6", "Cookie: session=s1"}, id.Hash(identity.DomainSession, []byte("s1"))},
+		{[]string{"Host: a.example", "X-Forwarded-For: 203.0.113.6"}, addrActor("203.0.113.6")},
+	} {
+		tx := &parse.Transaction{Flow: testFlow, Conn: state, Request: msg(true, "GET /v1/items", c.headers...)}
+		if got := n.Event(tx).Actor.Id; got != c.want || c.want == "" {
+			t.Errorf("request %d %q: actor %q, want %q", i, c.headers, got, c.want)
+		}
+	}
+	n = New(Config{Identity: identity.New(identity.Config{Secret: []byte("k")})})
 	// The Tracker reuses the state for another connection from elsewhere.
 	state.ID = 2
 	if _, _, _, _, _, s6 := ev("192.0.2.99", "Host: a.example", "Content-Type: text/plain", "text/html"); s6 != "192.0.2.99" {
