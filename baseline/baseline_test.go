@@ -3,6 +3,7 @@ package baseline
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := New(Config{}).ReadSnapshot(strings.NewReader("garbage")); err == nil {
 		t.Error("garbage snapshot accepted")
 	}
-	one, err := MarshalEndpoint(a)
+	one, err := s.MarshalEndpoint(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,54 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	// A rebalanced detector keeps only its partitions' endpoints.
 	if n := r.Retain(func(name string) bool { return name == "GET h /e1" }); n != 2 || r.Len() != 1 || r.Endpoint("GET h /e0") != nil {
 		t.Errorf("Retain forgot %d, kept %d endpoints; want 2 forgotten, GET h /e1 kept", n, r.Len())
+	}
+}
+
+// TestSnapshotKeepsOwnership: objects served before a snapshot are still
+// the first actor's after a restore into another process's store, numbers
+// and hashed ids alike, so fetching them is foreign to anyone else; and an
+// actor's open window goes on where it was.
+func TestSnapshotKeepsOwnership(t *testing.T) {
+	const ep = "GET api.example.com /v1/orders/{id}"
+	hashed := func(e *event.APIEvent, i int) *event.APIEvent {
+		e.ObjectIds[0].Value = &event.ObjectID_Hash{Hash: fmt.Sprintf("%032x", 0xabc000+i)}
+		return e
+	}
+	s := New(Config{})
+	for i := range 20 {
+		s.Observe(call(time.Duration(i)*time.Second, ep, "alice", uint64(i+1), 200))
+		s.Observe(hashed(call(time.Duration(i)*time.Second, ep, "carol", 0, 200), i))
+	}
+	// mallory's window opens before the snapshot: it goes on after it.
+	for i := range 5 {
+		s.Observe(call(20*time.Second+time.Duration(i)*time.Second, ep, "mallory", uint64(i+11), 200))
+	}
+	one, err := s.MarshalEndpoint(s.Endpoint(ep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{})
+	if err := r.UnmarshalEndpoint(one); err != nil {
+		t.Fatal(err)
+	}
+	var o *Observation
+	for i := range 10 {
+		r.Observe(call(time.Minute+time.Duration(i)*time.Second, ep, "mallory", uint64(i+1), 200))
+		o = r.Observe(hashed(call(time.Minute+time.Duration(i)*time.Second, ep, "mallory", 0, 200), i))
+	}
+	if o.Actor.Foreign != 25 || o.Actor.Objects.Len() != 25 || o.Actor.Events != 25 {
+		t.Errorf("mallory's window after the restore: %d foreign of %d objects in %d events, want 25 of 25 in 25 (5 before, 10 numbers and 10 hashes after)",
+			o.Actor.Foreign, o.Actor.Objects.Len(), o.Actor.Events)
+	}
+	if o = r.Observe(call(2*time.Minute, ep, "alice", 3, 200)); o.Actor.Foreign != 0 {
+		t.Errorf("alice's own object counted foreign: %d", o.Actor.Foreign)
+	}
+	// A damaged ownership list is an error, not a partial restore.
+	for _, bad := range []string{`"objects":"AAAA"`, `"objects":"AAAAAAAAAAAB/w=="`} {
+		b := regexp.MustCompile(`"objects":"[^"]*"`).ReplaceAllString(string(one), bad)
+		if err := New(Config{}).UnmarshalEndpoint([]byte(b)); err == nil || !strings.Contains(err.Error(), "owners") {
+			t.Errorf("owners %s: %v", bad, err)
+		}
 	}
 }
 

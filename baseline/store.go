@@ -237,7 +237,7 @@ func (s *Store) observeActor(ep *Endpoint, e *event.APIEvent, now int64, status 
 			a.Numeric++
 			a.lastNumber, a.hasNumber = v.Number, true
 		case *event.ObjectID_Hash:
-			key = maphash.String(s.seed, v.Hash) | 1<<63
+			key = hashKey(v.Hash)
 		default:
 			continue
 		}
@@ -253,6 +253,19 @@ func (s *Store) observeActor(ep *Endpoint, e *event.APIEvent, now int64, status 
 		}
 	}
 	return a
+}
+
+// hashKey is the ownership key of a hashed object id: FNV-1a of it, with
+// the top bit set so that no number collides with it. Stable across
+// processes, unlike a seeded hash, so ownership survives a snapshot; the
+// values are the sensor's keyed hashes, out of a caller's control, so no
+// seed is needed against crafted collisions.
+func hashKey(h string) uint64 {
+	k := uint64(14695981039346656037)
+	for i := 0; i < len(h); i++ {
+		k = (k ^ uint64(h[i])) * 1099511628211
+	}
+	return k | 1<<63
 }
 
 // closeActorWindow learns from an actor's finished window (unless a

@@ -231,7 +231,7 @@ func (s *Store) SaveBaselines(ctx context.Context, bs *baseline.Store, at time.T
 	version := uint64(at.UnixNano())
 	var encErr error
 	bs.Endpoints(func(ep *baseline.Endpoint) {
-		snap, err := baseline.MarshalEndpoint(ep)
+		snap, err := bs.MarshalEndpoint(ep)
 		if err == nil {
 			err = b.Append(ep.Name, at.UTC().Truncate(time.Second), version, string(snap))
 		}
