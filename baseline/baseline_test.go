@@ -153,6 +153,52 @@ func TestSnapshotKeepsOwnership(t *testing.T) {
 	}
 }
 
+// TestSnapshotKeepsLoginWindows: a brute force split by a snapshot is one
+// window of attempts on the restored side, for its source, its username and
+// the endpoint; an actor's learned maximum survives its closed window.
+func TestSnapshotKeepsLoginWindows(t *testing.T) {
+	const ep = "POST auth.example.com /auth/login"
+	login := func(at time.Duration, user string) *event.APIEvent {
+		e := call(at, ep, "anon", 0, 401)
+		e.ObjectIds, e.ClientIp = nil, "10.66.0.9"
+		e.Login = &event.Login{UsernameHash: user, Outcome: event.LoginOutcome_LOGIN_OUTCOME_FAILURE}
+		return e
+	}
+	s := New(Config{LearnEvents: 5, LearnDuration: time.Second})
+	// bob's busy window while the endpoint learns, closed long before.
+	for i := range 30 {
+		s.Observe(call(time.Duration(i)*time.Millisecond, ep, "bob", uint64(i), 200))
+	}
+	s.Observe(call(2*time.Minute, ep, "bob", 1, 200))
+	for i := range 10 {
+		s.Observe(login(10*time.Minute+time.Duration(i)*time.Second, fmt.Sprintf("u%d", i%3)))
+	}
+	one, err := s.MarshalEndpoint(s.Endpoint(ep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{LearnEvents: 5, LearnDuration: time.Second})
+	if err := r.UnmarshalEndpoint(one); err != nil {
+		t.Fatal(err)
+	}
+	var o *Observation
+	for i := range 12 {
+		o = r.Observe(login(10*time.Minute+time.Duration(10+i)*time.Second, "u1"))
+	}
+	if o.Source.Attempts != 22 || o.Source.Failures != 22 || o.Source.Usernames.Len() != 3 {
+		t.Errorf("source window: %d attempts, %d failures, %d usernames; want 22, 22, 3", o.Source.Attempts, o.Source.Failures, o.Source.Usernames.Len())
+	}
+	if o.Username.Attempts != 15 || o.Username.Sources.Len() != 1 {
+		t.Errorf("u1's window: %d attempts from %d sources, want 15 from 1", o.Username.Attempts, o.Username.Sources.Len())
+	}
+	if w := o.Endpoint.LoginWindow; w.Attempts != 22 || w.Failures != 22 {
+		t.Errorf("endpoint login window: %d attempts, %d failures; want 22, 22", w.Attempts, w.Failures)
+	}
+	if o = r.Observe(call(11*time.Minute, ep, "bob", 1, 200)); o.Actor.LearnedMaxObjects != 30 {
+		t.Errorf("bob's learned maximum after the restore: %d, want 30", o.Actor.LearnedMaxObjects)
+	}
+}
+
 // TestMemoryBounded drives millions of distinct actors and object ids
 // through the store: what it keeps stays within its caps, and the heap
 // within what those caps allow.

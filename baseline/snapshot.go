@@ -21,13 +21,13 @@ const SnapshotVersion = 1
 
 // A snapshot keeps what an endpoint learned: counts, the field and class
 // sets, the sketches, which actor each object was first served to, and the
-// actors' windows that were open at the endpoint's last event (with their
-// history). A detector that takes over the endpoint then goes on where the
-// other stopped: an object served before would otherwise look first served
-// to whoever fetches it next, and an enumeration split across the takeover
-// would count only its second part. Closed windows and the login windows
-// of sources and usernames are not kept: they are relearnt within one
-// window.
+// windows (of actors, login sources, usernames and the endpoint's logins)
+// that were open at the endpoint's last event. A detector that takes over
+// the endpoint then goes on where the other stopped: an object served
+// before would otherwise look first served to whoever fetches it next, and
+// an attack split across the takeover would count only its second part.
+// Closed windows are not kept (what they taught is in the sketches), only
+// an actor's own learned maximum.
 type snapshot struct {
 	Version   int                `json:"version"`
 	Endpoints []endpointSnapshot `json:"endpoints"`
@@ -52,18 +52,21 @@ type endpointSnapshot struct {
 	// Owners: least recently used first; absent in snapshots of earlier
 	// releases, which then restore without ownership.
 	Owners *ownersSnapshot `json:"owners,omitempty"`
-	// Actors: open windows, least recently used first (absent before).
-	Actors []actorSnapshot `json:"actors,omitempty"`
+	// Open windows of actors, and of login sources and usernames, least
+	// recently used first (absent in earlier snapshots).
+	Actors    []actorSnapshot `json:"actors,omitempty"`
+	Sources   []*Source       `json:"sources,omitempty"`
+	Usernames []*Username     `json:"usernames,omitempty"`
+	// LoginWindow: the endpoint's, when open.
+	LoginWindow *LoginWindow `json:"login_window,omitempty"`
 }
 
-// actorSnapshot is an Actor; Objects holds the exact keys (8 bytes each,
-// big-endian) or, once estimating, the HyperLogLog sketch (HLL set).
+// actorSnapshot is an Actor, unexported fields included.
 type actorSnapshot struct {
 	ID, Kind                                     string
 	WindowStart                                  int64
 	Events, Numeric, Sequential, Denied, Foreign uint32
-	Objects                                      []byte
-	HLL                                          bool `json:",omitempty"`
+	Objects                                      objectSet
 	Bytes, Records                               int64
 	ClientIPs                                    []string
 	Flagged                                      bool
@@ -72,57 +75,99 @@ type actorSnapshot struct {
 	HasNumber                                    bool
 }
 
-// actorsOf returns the actors whose window was open at the endpoint's last
-// event.
-func actorsOf(ep *Endpoint, window time.Duration) ([]actorSnapshot, error) {
+// openWindows returns the values of g whose window (start) was open at
+// last, least recently used first.
+func openWindows[V any](g *twoGen[string, V], start func(V) int64, last int64, window time.Duration) []V {
+	var out []V
+	for _, m := range [...]map[string]V{g.old, g.cur} {
+		for _, v := range m {
+			if start(v) >= last-int64(window) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// actorsOf returns the actors with an open window, and the history of
+// those that have one (the busiest window while the endpoint learned,
+// which keeps a sync job from looking like an attack to the next owner).
+func actorsOf(ep *Endpoint, window time.Duration) []actorSnapshot {
 	var out []actorSnapshot
 	for _, m := range [...]map[string]*Actor{ep.actors.old, ep.actors.cur} {
 		for _, a := range m {
-			if a.Events == 0 || a.WindowStart < ep.Last-int64(window) {
+			v := actorSnapshot{ID: a.ID, Kind: a.Kind, WindowStart: a.WindowStart, Windows: a.Windows, LearnedMaxObjects: a.LearnedMaxObjects}
+			switch {
+			case a.Events > 0 && a.WindowStart >= ep.Last-int64(window):
+				v.Events, v.Numeric, v.Sequential, v.Denied, v.Foreign = a.Events, a.Numeric, a.Sequential, a.Denied, a.Foreign
+				v.Objects, v.Bytes, v.Records, v.ClientIPs, v.Flagged = a.Objects, a.Bytes, a.Records, a.ClientIPs, a.Flagged
+				v.LastNumber, v.HasNumber = a.lastNumber, a.hasNumber
+			case a.LearnedMaxObjects == 0:
 				continue
-			}
-			v := actorSnapshot{ID: a.ID, Kind: a.Kind, WindowStart: a.WindowStart,
-				Events: a.Events, Numeric: a.Numeric, Sequential: a.Sequential, Denied: a.Denied, Foreign: a.Foreign,
-				Bytes: a.Bytes, Records: a.Records, ClientIPs: a.ClientIPs, Flagged: a.Flagged,
-				Windows: a.Windows, LearnedMaxObjects: a.LearnedMaxObjects, LastNumber: a.lastNumber, HasNumber: a.hasNumber}
-			if a.Objects.hll != nil {
-				b, err := a.Objects.hll.MarshalBinary()
-				if err != nil {
-					return nil, err
-				}
-				v.Objects, v.HLL = b, true
-			} else {
-				v.Objects = make([]byte, 0, 8*len(a.Objects.exact))
-				for k := range a.Objects.exact {
-					v.Objects = binary.BigEndian.AppendUint64(v.Objects, k)
-				}
 			}
 			out = append(out, v)
 		}
 	}
-	return out, nil
+	return out
 }
 
-func (v *actorSnapshot) restore(g *twoGen[string, *Actor]) error {
-	a := &Actor{ID: v.ID, Kind: v.Kind, WindowStart: v.WindowStart,
+func openLoginWindow(ep *Endpoint, window time.Duration) *LoginWindow {
+	if w := &ep.LoginWindow; w.Sources != nil && w.Start >= ep.Last-int64(window) {
+		return w
+	}
+	return nil
+}
+
+func (v *actorSnapshot) actor() *Actor {
+	return &Actor{ID: v.ID, Kind: v.Kind, WindowStart: v.WindowStart,
 		Events: v.Events, Numeric: v.Numeric, Sequential: v.Sequential, Denied: v.Denied, Foreign: v.Foreign,
-		Bytes: v.Bytes, Records: v.Records, ClientIPs: v.ClientIPs[:min(len(v.ClientIPs), MaxClientIPs)], Flagged: v.Flagged,
-		Windows: v.Windows, LearnedMaxObjects: v.LearnedMaxObjects, lastNumber: v.LastNumber, hasNumber: v.HasNumber}
-	if v.HLL {
-		a.Objects.hll = hyperloglog.New14()
-		if err := a.Objects.hll.UnmarshalBinary(v.Objects); err != nil {
-			return fmt.Errorf("actor objects: %w", err)
+		Objects: v.Objects, Bytes: v.Bytes, Records: v.Records, ClientIPs: v.ClientIPs[:min(len(v.ClientIPs), MaxClientIPs)],
+		Flagged: v.Flagged, Windows: v.Windows, LearnedMaxObjects: v.LearnedMaxObjects, lastNumber: v.LastNumber, hasNumber: v.HasNumber}
+}
+
+// MarshalJSON encodes the set as its exact keys (8 bytes each,
+// big-endian) or, once estimating, as the HyperLogLog sketch.
+func (s objectSet) MarshalJSON() ([]byte, error) {
+	var v struct {
+		Keys []byte `json:"keys,omitempty"`
+		HLL  []byte `json:"hll,omitempty"`
+	}
+	if s.hll != nil {
+		b, err := s.hll.MarshalBinary()
+		if err != nil {
+			return nil, err
 		}
+		v.HLL = b
 	} else {
-		if len(v.Objects)%8 != 0 {
-			return errors.New("actor objects cut short")
-		}
-		a.Objects.exact = make(map[uint64]struct{}, len(v.Objects)/8)
-		for b := v.Objects; len(b) > 0; b = b[8:] {
-			a.Objects.exact[binary.BigEndian.Uint64(b)] = struct{}{}
+		v.Keys = make([]byte, 0, 8*len(s.exact))
+		for k := range s.exact {
+			v.Keys = binary.BigEndian.AppendUint64(v.Keys, k)
 		}
 	}
-	g.put(a.ID, a)
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (s *objectSet) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Keys []byte `json:"keys"`
+		HLL  []byte `json:"hll"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	s.reset()
+	if v.HLL != nil {
+		s.hll = hyperloglog.New14()
+		return s.hll.UnmarshalBinary(v.HLL)
+	}
+	if len(v.Keys)%8 != 0 {
+		return errors.New("object set cut short")
+	}
+	s.exact = make(map[uint64]struct{}, len(v.Keys)/8)
+	for k := v.Keys; len(k) > 0; k = k[8:] {
+		s.exact[binary.BigEndian.Uint64(k)] = struct{}{}
+	}
 	return nil
 }
 
@@ -174,14 +219,10 @@ func (o *ownersSnapshot) restore(g *twoGen[uint64, string]) error {
 // MarshalEndpoint encodes one endpoint's baseline (the unit a distributed
 // detector stores and restores per endpoint).
 func (s *Store) MarshalEndpoint(ep *Endpoint) ([]byte, error) {
-	snap, err := s.snapshotOf(ep)
-	if err != nil {
-		return nil, err
-	}
 	return json.Marshal(struct {
 		Version int `json:"version"`
 		endpointSnapshot
-	}{SnapshotVersion, snap})
+	}{SnapshotVersion, s.snapshotOf(ep)})
 }
 
 // UnmarshalEndpoint decodes what MarshalEndpoint wrote and puts the
@@ -203,18 +244,7 @@ func (s *Store) UnmarshalEndpoint(b []byte) error {
 // WriteSnapshot writes every endpoint's baseline to w.
 func (s *Store) WriteSnapshot(w io.Writer) error {
 	snap := snapshot{Version: SnapshotVersion}
-	var err error
-	s.Endpoints(func(ep *Endpoint) {
-		if err != nil {
-			return
-		}
-		var v endpointSnapshot
-		v, err = s.snapshotOf(ep)
-		snap.Endpoints = append(snap.Endpoints, v)
-	})
-	if err != nil {
-		return fmt.Errorf("baseline: write snapshot: %w", err)
-	}
+	s.Endpoints(func(ep *Endpoint) { snap.Endpoints = append(snap.Endpoints, s.snapshotOf(ep)) })
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(&snap); err != nil {
 		return fmt.Errorf("baseline: write snapshot: %w", err)
@@ -243,11 +273,7 @@ func versionError(v int) error {
 	return fmt.Errorf("baseline: snapshot version %d, this apiwatch reads version %d: relearn (start without the snapshot) or use a matching apiwatch", v, SnapshotVersion)
 }
 
-func (s *Store) snapshotOf(ep *Endpoint) (endpointSnapshot, error) {
-	actors, err := actorsOf(ep, s.cfg.Window)
-	if err != nil {
-		return endpointSnapshot{}, fmt.Errorf("endpoint %q: %w", ep.Name, err)
-	}
+func (s *Store) snapshotOf(ep *Endpoint) endpointSnapshot {
 	sk := map[string][]byte{}
 	for name, d := range ep.sketches() {
 		var b []byte
@@ -258,8 +284,11 @@ func (s *Store) snapshotOf(ep *Endpoint) (endpointSnapshot, error) {
 		Name: ep.Name, Events: ep.Events, First: ep.First, Last: ep.Last, Status: ep.Status,
 		Analyzed: ep.Analyzed, Sensitive: ep.Sensitive, UnauthSensitive: ep.UnauthSensitive,
 		Fields: ep.Fields, FieldsDropped: ep.FieldsDropped, AuthKinds: ep.AuthKinds,
-		Logins: ep.Logins, LoginFailures: ep.LoginFailures, Sketches: sk, Owners: ownersOf(&ep.owners), Actors: actors,
-	}, nil
+		Logins: ep.Logins, LoginFailures: ep.LoginFailures, Sketches: sk, Owners: ownersOf(&ep.owners), Actors: actorsOf(ep, s.cfg.Window),
+		Sources:     openWindows(&ep.sources, func(v *Source) int64 { return v.WindowStart }, ep.Last, s.cfg.Window),
+		Usernames:   openWindows(&ep.usernames, func(v *Username) int64 { return v.WindowStart }, ep.Last, s.cfg.Window),
+		LoginWindow: openLoginWindow(ep, s.cfg.Window),
+	}
 }
 
 func (s *Store) restore(v *endpointSnapshot) error {
@@ -294,9 +323,21 @@ func (s *Store) restore(v *endpointSnapshot) error {
 		}
 	}
 	for i := range v.Actors {
-		if err := v.Actors[i].restore(&ep.actors); err != nil {
-			return fmt.Errorf("baseline: endpoint %q actor: %w", v.Name, err)
-		}
+		a := v.Actors[i].actor()
+		a.Objects.limitTo(s.cfg.MaxExactObjects)
+		ep.actors.put(a.ID, a)
+	}
+	for _, src := range v.Sources {
+		src.Usernames.limitTo(s.cfg.MaxExactObjects)
+		ep.sources.put(src.IP, src)
+	}
+	if v.LoginWindow != nil {
+		ep.LoginWindow = *v.LoginWindow
+	}
+	for _, u := range v.Usernames {
+		u.Sources.limitTo(s.cfg.MaxExactObjects)
+		u.ClientIPs, u.RunSources = u.ClientIPs[:min(len(u.ClientIPs), MaxClientIPs)], u.RunSources[:min(len(u.RunSources), MaxClientIPs)]
+		ep.usernames.put(u.Hash, u)
 	}
 	s.endpoints.put(ep.Name, ep)
 	s.added(ep)

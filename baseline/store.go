@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"hash/maphash"
 	"slices"
 	"time"
 
@@ -15,14 +14,13 @@ type Store struct {
 	cfg       Config
 	endpoints twoGen[string, *Endpoint]
 	obs       Observation
-	seed      maphash.Seed
 	sizedFor  int // endpoints the caps were last shared among
 }
 
 // New returns an empty Store.
 func New(cfg Config) *Store {
 	cfg = cfg.withDefaults()
-	return &Store{cfg: cfg, endpoints: newTwoGen[string, *Endpoint](cfg.MaxEndpoints), seed: maphash.MakeSeed()}
+	return &Store{cfg: cfg, endpoints: newTwoGen[string, *Endpoint](cfg.MaxEndpoints)}
 }
 
 // Config returns the Store's configuration, defaults applied.
@@ -255,11 +253,12 @@ func (s *Store) observeActor(ep *Endpoint, e *event.APIEvent, now int64, status 
 	return a
 }
 
-// hashKey is the ownership key of a hashed object id: FNV-1a of it, with
-// the top bit set so that no number collides with it. Stable across
-// processes, unlike a seeded hash, so ownership survives a snapshot; the
-// values are the sensor's keyed hashes, out of a caller's control, so no
-// seed is needed against crafted collisions.
+// hashKey is the key of a hashed object id, a username hash or a client
+// address in the object sets: FNV-1a of it, with the top bit set so that no
+// number collides with it. Stable across processes, unlike a seeded hash,
+// so sets survive a snapshot. Ids and usernames are the sensor's keyed
+// hashes, out of a caller's control; addresses are whatever a caller has,
+// not what it can pick to collide.
 func hashKey(h string) uint64 {
 	k := uint64(14695981039346656037)
 	for i := 0; i < len(h); i++ {
@@ -312,7 +311,7 @@ func (s *Store) observeLogin(o *Observation, ep *Endpoint, e *event.APIEvent, no
 	user := e.Login.UsernameHash
 	src.Attempts++
 	if user != "" {
-		src.Usernames.add(maphash.String(s.seed, user), s.cfg.MaxExactObjects)
+		src.Usernames.add(hashKey(user), s.cfg.MaxExactObjects)
 	}
 	loginRun(&src.Failures, &src.RunFailures, &src.FailuresBeforeSuccess, failed, succeeded)
 	o.Source = src
@@ -331,7 +330,7 @@ func (s *Store) observeLogin(o *Observation, ep *Endpoint, e *event.APIEvent, no
 		u.Sources.reset()
 	}
 	u.Attempts++
-	u.Sources.add(maphash.String(s.seed, e.ClientIp), s.cfg.MaxExactObjects)
+	u.Sources.add(hashKey(e.ClientIp), s.cfg.MaxExactObjects)
 	u.ClientIPs = addIP(u.ClientIPs, e.ClientIp)
 	fromRun := u.RunManySources || slices.Contains(u.RunSources, e.ClientIp)
 	loginRun(&u.Failures, &u.RunFailures, &u.FailuresBeforeSuccess, failed, succeeded)

@@ -87,12 +87,8 @@ func (s *objectSet) add(key uint64, limit int) bool {
 		s.exact[key] = struct{}{}
 		return true
 	}
-	s.hll = hyperloglog.New14()
-	for k := range s.exact {
-		s.hll.InsertHash(mix(k))
-	}
+	s.limitTo(-1)
 	s.hll.InsertHash(mix(key))
-	s.exact = nil
 	return true
 }
 
@@ -102,6 +98,19 @@ func (s *objectSet) Len() uint64 {
 		return s.hll.Estimate()
 	}
 	return uint64(len(s.exact))
+}
+
+// limitTo switches to estimating when the set holds more exact keys than
+// limit (a set restored under a lower cap).
+func (s *objectSet) limitTo(limit int) {
+	if s.hll != nil || len(s.exact) <= limit {
+		return
+	}
+	s.hll = hyperloglog.New14()
+	for k := range s.exact {
+		s.hll.InsertHash(mix(k))
+	}
+	s.exact = nil
 }
 
 func (s *objectSet) reset() {
