@@ -63,16 +63,23 @@ type endpointSnapshot struct {
 
 // actorSnapshot is an Actor, unexported fields included.
 type actorSnapshot struct {
-	ID, Kind                                     string
-	WindowStart                                  int64
-	Events, Numeric, Sequential, Denied, Foreign uint32
-	Objects                                      objectSet
-	Bytes, Records                               int64
-	ClientIPs                                    []string
-	Flagged                                      bool
-	Windows                                      uint32
-	LearnedMaxObjects, LastNumber                uint64
-	HasNumber                                    bool
+	ID                string    `json:"id"`
+	Kind              string    `json:"kind,omitempty"`
+	WindowStart       int64     `json:"start"`
+	Events            uint32    `json:"events,omitempty"`
+	Numeric           uint32    `json:"numeric,omitempty"`
+	Sequential        uint32    `json:"sequential,omitempty"`
+	Denied            uint32    `json:"denied,omitempty"`
+	Foreign           uint32    `json:"foreign,omitempty"`
+	Objects           objectSet `json:"objects"`
+	Bytes             int64     `json:"bytes,omitempty"`
+	Records           int64     `json:"records,omitempty"`
+	ClientIPs         []string  `json:"ips,omitempty"`
+	Flagged           bool      `json:"flagged,omitempty"`
+	Windows           uint32    `json:"windows,omitempty"`
+	LearnedMaxObjects uint64    `json:"learned_max,omitempty"`
+	LastNumber        uint64    `json:"last_number,omitempty"`
+	HasNumber         bool      `json:"has_number,omitempty"`
 }
 
 // openWindows returns the values of g whose window (start) was open at
