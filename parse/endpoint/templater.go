@@ -118,6 +118,9 @@ type Templater struct {
 	intern map[string]string
 
 	learned map[uint64]struct{}
+	gen     uint64 // bumped when a position is learned: cached shapes are stale
+	shapes  []shape
+	key     []byte              // shape key being built
 	cur     map[uint64]*counter // tracked positions, recent generation
 	old     map[uint64]*counter // previous generation
 	free    []*counter
@@ -181,8 +184,22 @@ func (t *Templater) Template(method, host, path string, params []Param) (templat
 		t.stats.Shadow++
 		shadow = true
 	}
+	if t.spec != nil || cut {
+		template, params = t.infer(host, segs, cut, params)
+		return template, params, shadow
+	}
+	slot, ok := t.shapeKey(host, segs)
+	if ok {
+		if template, params, ok := t.cachedShape(slot, segs, params); ok {
+			return template, params, false
+		}
+	}
+	mark := len(params)
 	template, params = t.infer(host, segs, cut, params)
-	return template, params, shadow
+	if ok {
+		t.cacheShape(slot, segs, template, params[mark:])
+	}
+	return template, params, false
 }
 
 // trimTarget cuts a query and fragment and an absolute-form prefix.
@@ -418,6 +435,7 @@ func (t *Templater) learnAt(key uint64, val string) bool {
 		return false
 	}
 	t.learned[key] = struct{}{}
+	t.gen++
 	delete(t.cur, key)
 	t.recycle(c)
 	return true

@@ -169,3 +169,27 @@ func TestTemplateZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateShapeCache: paths of one shape (numbers and UUIDs apart)
+// give the cached template with their own values; other segments, and NUL
+// bytes, are not taken for a marker.
+func TestTemplateShapeCache(t *testing.T) {
+	tp := New(Config{}, nil)
+	f := func(path, want, wantParams string) {
+		t.Helper()
+		got, params, _ := tp.Template("GET", "h", path, nil)
+		if gp := fmtParams(params); got != want || gp != wantParams {
+			t.Errorf("Template(%q) = %q %q; want %q %q", path, got, gp, want, wantParams)
+		}
+	}
+	for i := range 3 {
+		n := fmt.Sprint(1000 + i)
+		u := fmt.Sprintf("123e4567-e89b-12d3-a456-42661417400%d", i)
+		f("/v1/users/"+n+"/orders/"+u, "/v1/users/{id}/orders/{id}", "id="+n+":int@2 id="+u+":uuid@4")
+		f("/v1/users/"+n+".pdf", "/v1/users/{id}.pdf", "id="+n+":int@2")
+		f("/v1/users/alice%40example.com", "/v1/users/{email}", "email=alice@example.com:email@2")
+	}
+	f("/v1/users/\x00i", "/v1/users/%00i", "")
+	f("/v1/users/7", "/v1/users/{id}", "id=7:int@2")
+	f("/v1/users/12345678901234567890", "/v1/users/{id}", "id=12345678901234567890:hex@2")
+}
