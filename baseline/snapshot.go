@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/axiomhq/hyperloglog"
 
@@ -82,44 +81,41 @@ type actorSnapshot struct {
 	HasNumber         bool      `json:"has_number,omitempty"`
 }
 
-// openWindows returns the values of g whose window (start) was open at
-// last, least recently used first.
-func openWindows[V any](g *twoGen[string, V], start func(V) int64, last int64, window time.Duration) []V {
+// openWindows returns the values of g whose window (start) opened at or
+// after since, least recently used first.
+func openWindows[V any](g *twoGen[string, V], start func(V) int64, since int64) []V {
 	var out []V
-	for _, m := range [...]map[string]V{g.old, g.cur} {
-		for _, v := range m {
-			if start(v) >= last-int64(window) {
-				out = append(out, v)
-			}
-		}
-	}
-	return out
-}
-
-// actorsOf returns the actors with an open window, and the history of
-// those that have one (the busiest window while the endpoint learned,
-// which keeps a sync job from looking like an attack to the next owner).
-func actorsOf(ep *Endpoint, window time.Duration) []actorSnapshot {
-	var out []actorSnapshot
-	for _, m := range [...]map[string]*Actor{ep.actors.old, ep.actors.cur} {
-		for _, a := range m {
-			v := actorSnapshot{ID: a.ID, Kind: a.Kind, WindowStart: a.WindowStart, Windows: a.Windows, LearnedMaxObjects: a.LearnedMaxObjects}
-			switch {
-			case a.Events > 0 && a.WindowStart >= ep.Last-int64(window):
-				v.Events, v.Numeric, v.Sequential, v.Denied, v.Foreign = a.Events, a.Numeric, a.Sequential, a.Denied, a.Foreign
-				v.Objects, v.Bytes, v.Records, v.ClientIPs, v.Flagged = a.Objects, a.Bytes, a.Records, a.ClientIPs, a.Flagged
-				v.LastNumber, v.HasNumber = a.lastNumber, a.hasNumber
-			case a.LearnedMaxObjects == 0:
-				continue
-			}
+	for _, v := range g.all {
+		if start(v) >= since {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
-func openLoginWindow(ep *Endpoint, window time.Duration) *LoginWindow {
-	if w := &ep.LoginWindow; w.Sources != nil && w.Start >= ep.Last-int64(window) {
+// actorsOf returns the actors with a window opened at or after since, and
+// the history of those that have one (the busiest window while the
+// endpoint learned, which keeps a sync job from looking like an attack to
+// the next owner).
+func actorsOf(ep *Endpoint, since int64) []actorSnapshot {
+	var out []actorSnapshot
+	for _, a := range ep.actors.all {
+		v := actorSnapshot{ID: a.ID, Kind: a.Kind, WindowStart: a.WindowStart, Windows: a.Windows, LearnedMaxObjects: a.LearnedMaxObjects}
+		switch {
+		case a.Events > 0 && a.WindowStart >= since:
+			v.Events, v.Numeric, v.Sequential, v.Denied, v.Foreign = a.Events, a.Numeric, a.Sequential, a.Denied, a.Foreign
+			v.Objects, v.Bytes, v.Records, v.ClientIPs, v.Flagged = a.Objects, a.Bytes, a.Records, a.ClientIPs, a.Flagged
+			v.LastNumber, v.HasNumber = a.lastNumber, a.hasNumber
+		case a.LearnedMaxObjects == 0:
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func openLoginWindow(ep *Endpoint, since int64) *LoginWindow {
+	if w := &ep.LoginWindow; w.Sources != nil && w.Start >= since {
 		return w
 	}
 	return nil
@@ -192,17 +188,15 @@ func ownersOf(g *twoGen[uint64, string]) *ownersSnapshot {
 	}
 	o := &ownersSnapshot{Objects: make([]byte, 0, g.len()*10)}
 	index := map[string]uint64{}
-	for _, m := range [...]map[uint64]string{g.old, g.cur} {
-		for key, actor := range m {
-			i, ok := index[actor]
-			if !ok {
-				i = uint64(len(o.Actors))
-				index[actor] = i
-				o.Actors = append(o.Actors, actor)
-			}
-			o.Objects = binary.BigEndian.AppendUint64(o.Objects, key)
-			o.Objects = binary.AppendUvarint(o.Objects, i)
+	for key, actor := range g.all {
+		i, ok := index[actor]
+		if !ok {
+			i = uint64(len(o.Actors))
+			index[actor] = i
+			o.Actors = append(o.Actors, actor)
 		}
+		o.Objects = binary.BigEndian.AppendUint64(o.Objects, key)
+		o.Objects = binary.AppendUvarint(o.Objects, i)
 	}
 	return o
 }
@@ -281,6 +275,7 @@ func versionError(v int) error {
 }
 
 func (s *Store) snapshotOf(ep *Endpoint) endpointSnapshot {
+	since := ep.Last - int64(s.cfg.Window) // windows opened since are open
 	sk := map[string][]byte{}
 	for name, d := range ep.sketches() {
 		var b []byte
@@ -291,10 +286,10 @@ func (s *Store) snapshotOf(ep *Endpoint) endpointSnapshot {
 		Name: ep.Name, Events: ep.Events, First: ep.First, Last: ep.Last, Status: ep.Status,
 		Analyzed: ep.Analyzed, Sensitive: ep.Sensitive, UnauthSensitive: ep.UnauthSensitive,
 		Fields: ep.Fields, FieldsDropped: ep.FieldsDropped, AuthKinds: ep.AuthKinds,
-		Logins: ep.Logins, LoginFailures: ep.LoginFailures, Sketches: sk, Owners: ownersOf(&ep.owners), Actors: actorsOf(ep, s.cfg.Window),
-		Sources:     openWindows(&ep.sources, func(v *Source) int64 { return v.WindowStart }, ep.Last, s.cfg.Window),
-		Usernames:   openWindows(&ep.usernames, func(v *Username) int64 { return v.WindowStart }, ep.Last, s.cfg.Window),
-		LoginWindow: openLoginWindow(ep, s.cfg.Window),
+		Logins: ep.Logins, LoginFailures: ep.LoginFailures, Sketches: sk, Owners: ownersOf(&ep.owners), Actors: actorsOf(ep, since),
+		Sources:     openWindows(&ep.sources, func(v *Source) int64 { return v.WindowStart }, since),
+		Usernames:   openWindows(&ep.usernames, func(v *Username) int64 { return v.WindowStart }, since),
+		LoginWindow: openLoginWindow(ep, since),
 	}
 }
 

@@ -87,7 +87,7 @@ func (s *objectSet) add(key uint64, limit int) bool {
 		s.exact[key] = struct{}{}
 		return true
 	}
-	s.limitTo(-1)
+	s.estimate()
 	s.hll.InsertHash(mix(key))
 	return true
 }
@@ -103,9 +103,13 @@ func (s *objectSet) Len() uint64 {
 // limitTo switches to estimating when the set holds more exact keys than
 // limit (a set restored under a lower cap).
 func (s *objectSet) limitTo(limit int) {
-	if s.hll != nil || len(s.exact) <= limit {
-		return
+	if s.hll == nil && len(s.exact) > limit {
+		s.estimate()
 	}
+}
+
+// estimate moves the exact keys into a sketch.
+func (s *objectSet) estimate() {
 	s.hll = hyperloglog.New14()
 	for k := range s.exact {
 		s.hll.InsertHash(mix(k))
@@ -174,6 +178,17 @@ func (g *twoGen[K, V]) put(k K, v V) {
 }
 
 func (g *twoGen[K, V]) len() int { return len(g.cur) + len(g.old) }
+
+// all yields the entries, the older generation first.
+func (g *twoGen[K, V]) all(yield func(K, V) bool) {
+	for _, m := range [...]map[K]V{g.old, g.cur} {
+		for k, v := range m {
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+}
 
 func (g *twoGen[K, V]) delete(k K) {
 	delete(g.cur, k)

@@ -57,7 +57,7 @@ type config struct {
 	chPidFile      string
 	tmp            string
 	ncpu           int
-	leftover       databases // to drop at the end, unless keep
+	leftover       []string // the runs' databases, dropped at the end unless keep
 }
 
 func main() {
@@ -174,7 +174,7 @@ func bench(ctx context.Context, c *config) (*report, error) {
 	if err := checkClickHouse(ctx, c.clickhouse); err != nil {
 		return nil, err
 	}
-	defer c.leftover.drop(c.clickhouse)
+	defer func() { dropDatabases(c.clickhouse, c.leftover) }()
 	rep := newReport(c)
 	if c.latency {
 		for i := 1; i <= c.runs; i++ {

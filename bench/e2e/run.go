@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -172,28 +171,12 @@ func (s *stack) close() {
 	}
 	s.store.Close()
 	if !s.c.keep {
-		s.c.leftover.add(s.dbs...)
+		s.c.leftover = append(s.c.leftover, s.dbs...)
 	}
 }
 
-// databases are the runs' databases, dropped together at the end.
-type databases struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (d *databases) add(names ...string) {
-	d.mu.Lock()
-	d.names = append(d.names, names...)
-	d.mu.Unlock()
-}
-
-// drop drops them through a connection to base.
-func (d *databases) drop(base string) {
-	d.mu.Lock()
-	dbs := d.names
-	d.names = nil
-	d.mu.Unlock()
+// dropDatabases drops dbs through a connection to base, at the end.
+func dropDatabases(base string, dbs []string) {
 	if len(dbs) == 0 {
 		return
 	}

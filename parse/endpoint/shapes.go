@@ -1,5 +1,7 @@
 package endpoint
 
+import "strings"
+
 // The shape cache. Most requests repeat a path whose only variable parts
 // are numbers and UUIDs: "/api/v1/users/123" and "/api/v1/users/456" have
 // one shape, "/api/v1/users/#". For a shape seen before, Template returns
@@ -59,11 +61,9 @@ func (t *Templater) shapeKey(host string, segs []string) (int, bool) {
 			k = append(k, m...)
 			continue
 		}
-		for i := 0; i < len(s); i++ {
-			if s[i] == 0 {
-				t.key = k
-				return 0, false
-			}
+		if strings.IndexByte(s, 0) >= 0 {
+			t.key = k
+			return 0, false
 		}
 		k = append(k, s...)
 	}

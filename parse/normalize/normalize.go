@@ -74,7 +74,6 @@ type Normalizer struct {
 	hashes   []event.ObjectID_Hash
 	params   []endpoint.Param
 	rawQuery string // the request's query, for objectIDs
-	auth     []byte // the request's Authorization header, for caller
 	ids      []identity.Param
 	objs     []identity.ObjectID
 	query    []byte
@@ -177,16 +176,13 @@ const maxSNI = 255
 // not a channel for whatever an attacker stuffs into headers.
 const maxUserAgent = 256
 
-// request builds the request part and keeps the Authorization header in
-// n.auth for caller.
 func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	r := &n.req
 	r.Reset()
 	r.Method = n.method(m.Method)
-	r.Host = n.host(m.Header("Host"), m.Target, &memo.host)
+	r.Host = n.host(m, &memo.host)
 	r.BodyBytes = m.DecodedLen
 	r.ContentType = n.mediaType(m.Header("Content-Type"), &memo.reqCT)
-	n.auth = m.Header("Authorization")
 	ua := m.Header("User-Agent")
 	ua = ua[:min(len(ua), maxUserAgent)]
 	var key uint64
@@ -312,9 +308,8 @@ func queryNames(query string, dst []string) []string {
 	return dst
 }
 
-// caller returns the actor of req (sent from client), whose Authorization
-// header request left in n.auth: per connection, then per Authorization
-// value across connections, else resolved.
+// caller returns the actor of req (sent from client): per connection, then
+// per Authorization value across connections, else resolved.
 func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMemo) identity.Actor {
 	resolve := func() identity.Actor {
 		if a := n.id.Actor(req, netip.Addr{}); a.Kind != identity.KindNone {
@@ -322,7 +317,7 @@ func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMem
 		}
 		return n.addressActor(client, memo)
 	}
-	auth := n.auth
+	auth := req.Header("Authorization")
 	if len(auth) == 0 {
 		return resolve()
 	}
@@ -338,8 +333,8 @@ func (n *Normalizer) caller(req *http1.Message, client netip.Addr, memo *connMem
 }
 
 // addressActor is the actor of a caller without credentials, known by its
-// address alone: kept per connection, as keying the address's hash costs
-// as much as the rest of a small event.
+// address alone: kept per connection, so that the requests of a keep-alive
+// connection do not key the same address's hash (an HMAC) one by one.
 func (n *Normalizer) addressActor(client netip.Addr, memo *connMemo) identity.Actor {
 	if !memo.hasAddrActor || memo.addrActorOf != client {
 		memo.addrActor, memo.addrActorOf, memo.hasAddrActor = n.id.Actor(nil, client), client, true
@@ -420,9 +415,10 @@ func (n *Normalizer) method(b []byte) string {
 // host is the request's Host header, or the authority of an absolute-form
 // target, lower-cased, without a default port: "api.example.com:80" is the
 // same endpoint as "api.example.com" (clients such as hydra send the port).
-func (n *Normalizer) host(h, target []byte, memo *memoText) string {
+func (n *Normalizer) host(m *http1.Message, memo *memoText) string {
+	h := m.Header("Host")
 	if len(h) == 0 {
-		if _, rest, ok := bytes.Cut(target, []byte("://")); ok {
+		if _, rest, ok := bytes.Cut(m.Target, []byte("://")); ok {
 			h, _, _ = bytes.Cut(rest, []byte("/"))
 		}
 	}
