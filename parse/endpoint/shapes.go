@@ -1,6 +1,9 @@
 package endpoint
 
-import "strings"
+import (
+	"hash/maphash"
+	"strings"
+)
 
 // The shape cache. Most requests repeat a path whose only variable parts
 // are numbers and UUIDs: "/api/v1/users/123" and "/api/v1/users/456" have
@@ -68,7 +71,7 @@ func (t *Templater) shapeKey(host string, segs []string) (int, bool) {
 		k = append(k, s...)
 	}
 	t.key = k
-	return int(hashAdd(t.seed, k) & (shapeSlots - 1)), true
+	return int(maphash.Bytes(t.shapeSeed, k) & (shapeSlots - 1)), true
 }
 
 // cachedShape returns the template of the path whose key t.key holds (in

@@ -61,6 +61,7 @@ type Normalizer struct {
 	reqs   sampler  // request bodies
 	// The event's parts, reset and reused for every event.
 	flow     event.Flow
+	vlan     [2]uint32
 	req      event.Request
 	resp     event.Response
 	actor    event.Actor
@@ -163,7 +164,8 @@ func (n *Normalizer) flowOf(t *parse.Transaction, memo *connMemo) *event.Flow {
 	f.SrcIp, f.DstIp = memo.srcS, memo.dstS
 	f.SrcPort, f.DstPort, f.Vni = uint32(t.Flow.SrcPort), uint32(t.Flow.DstPort), t.Flow.VNI
 	if t.Flow.VLAN != [2]uint16{} {
-		f.Vlan = []uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
+		n.vlan = [2]uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
+		f.Vlan = n.vlan[:]
 	}
 	return f
 }
