@@ -194,12 +194,17 @@ func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	}
 	path, query, _ := strings.Cut(string(m.Target), "?")
 	n.rawQuery = query
-	if i := strings.Index(path, "://"); i >= 0 { // absolute form: keep the path
-		path = path[i+3:]
-		if j := strings.IndexByte(path, '/'); j >= 0 {
-			path = path[j:]
-		} else {
-			path = "/"
+	// Absolute form ("http://host/path") keeps its path. Origin-form paths,
+	// by far the most common, start with '/' and skip the search (and a
+	// "://" inside one is part of the path).
+	if path != "" && path[0] != '/' {
+		if i := strings.Index(path, "://"); i >= 0 {
+			path = path[i+3:]
+			if j := strings.IndexByte(path, '/'); j >= 0 {
+				path = path[j:]
+			} else {
+				path = "/"
+			}
 		}
 	}
 	var shadow bool

@@ -56,6 +56,9 @@ func TestRequestFields(t *testing.T) {
 	f("/users/alice@example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("/users/alice%40example.com/profile", "/users/*/profile", "GET api.example.com /users/{email}/profile")
 	f("http://api.example.com/v1/orders/7", "/v1/orders/7", "GET api.example.com /v1/orders/{id}")
+	f("http://api.example.com", "/", "GET api.example.com /")
+	// "://" inside an origin-form path is part of the path, not a scheme.
+	f("/v1/proxy/http://evil.example/x", "/v1/proxy/http://evil.example/x", "GET api.example.com /v1/proxy/http:/evil.example/x")
 	// A default port in Host names the same endpoint; another port does not.
 	for host, want := range map[string]string{"API.example.com:80": "api.example.com", "api.example.com:443": "api.example.com",
 		"api.example.com:8080": "api.example.com:8080", "[2001:db8::1]:80": "[2001:db8::1]"} {
