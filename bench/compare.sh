@@ -13,7 +13,8 @@
 #   tshark ... -Y http -T fields          on a prefix only (tshark does ~2 MB/s)
 #   apiwatch analyze --parse-only FILE    one core, no API events: the parsing alone
 #   apiwatch analyze --no-detect FILE     one core, API events built but no detectors
-#                                         (the difference is what normalization costs)
+#                                         (the difference is what normalization costs;
+#                                         timed in interleaved pairs: NORM_PAIRS)
 #   apiwatch analyze FILE                 everything, detectors included, GOMAXPROCS=1 and 2
 #
 # Environment:
@@ -26,6 +27,8 @@
 #   APIWATCH_BIN=path        benchmark this binary instead of building one
 #   APIWATCH_ARGS=""         extra arguments to apiwatch analyze (e.g. --quiet)
 #   APIWATCH_EVENTS=1        also time GOMAXPROCS=2 with --events to a file
+#   NORM_PAIRS=11            interleaved --parse-only/--no-detect pairs timed for
+#                            the normalization cost (CPU time, one core); 0 = none
 #   APIWATCH_CALLGRIND=1     also count instructions (valgrind --tool=callgrind) of
 #                            --parse-only and --no-detect: the normalization cost
 #                            free of the timing noise of a shared machine (slow:
@@ -50,6 +53,7 @@ APIWATCH_BIN=${APIWATCH_BIN:-}
 APIWATCH_ARGS=${APIWATCH_ARGS:-}
 APIWATCH_EVENTS=${APIWATCH_EVENTS:-0}
 APIWATCH_CALLGRIND=${APIWATCH_CALLGRIND:-0}
+NORM_PAIRS=${NORM_PAIRS:-11}
 # Matches e.g. "transactions 12345", "transactions: 12345", "  transactions = 12345".
 APIWATCH_TX_REGEX=${APIWATCH_TX_REGEX:-'^[[:space:]]*(http[[:space:]]+)?transactions[[:space:]:=]+([0-9]+)'}
 
@@ -205,6 +209,37 @@ count_instructions() {
 	notes+=("$(awk -v p="$p" -v n="$n" 'BEGIN{printf "# instructions (callgrind): parsing only %.3f G, with API events %.3f G: normalization costs %.1f%%", p/1e9, n/1e9, 100*(n-p)/p}')")
 }
 
+# normalization_cost ARGS... times NORM_PAIRS pairs of runs, --parse-only
+# then --no-detect, on one core, and notes the median of the pairs' CPU time
+# (user + sys) ratios. Pairs, not best-of rows: a shared virtual machine's
+# speed drifts by tens of percent within minutes, so two rows timed minutes
+# apart compare two machines; the two runs of a pair see the same one.
+normalization_cost() {
+	[ "$NORM_PAIRS" -gt 0 ] || return 0
+	local i mode tv="$out/run.time" pairs=() cpu
+	for ((i = 1; i <= NORM_PAIRS; i++)); do
+		say "normalization cost: pair $i/$NORM_PAIRS"
+		local pair=()
+		for mode in parse-only no-detect; do
+			env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
+				"$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 || die "apiwatch analyze --$mode failed"
+			cpu=$(awk '{printf "%.3f", $1 + $2}' "$tv")
+			pair+=("$cpu")
+		done
+		pairs+=("${pair[0]} ${pair[1]}")
+	done
+	notes+=("$(printf '%s\n' "${pairs[@]}" | awk '
+		{ p[NR] = $1; e[NR] = $2; r[NR] = $2 / $1 }
+		function med(a, n,   i, j, t) {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		END {
+			n = NR; m = med(r, n); lo = r[1]; hi = r[n]
+			printf "# normalization into API events costs %+.0f%% CPU over parsing alone: median of %d interleaved pairs (range %+.0f%% to %+.0f%%; medians %.2f s parsing, %.2f s with events; user+sys, one core)", (m - 1) * 100, n, (lo - 1) * 100, (hi - 1) * 100, med(p, n), med(e, n)
+		}')")
+}
+
 mb() { awk -v s="$1" 'BEGIN{printf "%.1f", s/1e6}'; }
 
 main() {
@@ -250,8 +285,9 @@ main() {
 				env GOMAXPROCS=$procs APIWATCH_SECRET=bench "$apiwatch" analyze "${args[@]}" "$capture"
 		done
 		if [ -n "${parse_wall:-}" ] && [ -n "${norm_wall:-}" ]; then
-			notes+=("$(awk -v p="$parse_wall" -v n="$norm_wall" 'BEGIN{printf "# normalization into API events costs %.0f%% over parsing alone (one core: %.2f s vs %.2f s)", (p > 0 ? 100*(n-p)/p : 0), n, p}')")
+			notes+=("$(awk -v p="$parse_wall" -v n="$norm_wall" 'BEGIN{printf "# rows: --no-detect takes %.0f%% longer than --parse-only (best walls, one core: %.2f s vs %.2f s)", (p > 0 ? 100*(n-p)/p : 0), n, p}')")
 		fi
+		normalization_cost "${args[@]}"
 		if [ "$APIWATCH_CALLGRIND" = 1 ]; then
 			count_instructions "${args[@]}"
 		fi
