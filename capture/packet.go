@@ -6,8 +6,8 @@
 package capture
 
 import (
+	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"net/netip"
 )
 
@@ -55,13 +55,29 @@ func (f Flow) Canonical() (c Flow, swapped bool) {
 	return f.Reverse(), true
 }
 
-var hashSeed = maphash.MakeSeed()
-
 // Hash returns the same value for both directions of a connection, so packets
-// can be sharded across workers by connection.
-func (f Flow) Hash() uint64 {
+// can be sharded across workers by connection. key keys it: with the same key
+// a capture is sharded the same way every run, and traffic crafted to pile
+// onto one worker needs the key.
+func (f Flow) Hash(key uint64) uint64 {
 	c, _ := f.Canonical()
-	return maphash.Comparable(hashSeed, c)
+	src, dst := c.SrcIP.As16(), c.DstIP.As16()
+	h := mix64(key ^ binary.LittleEndian.Uint64(src[:8]))
+	h = mix64(h ^ binary.LittleEndian.Uint64(src[8:]))
+	h = mix64(h ^ binary.LittleEndian.Uint64(dst[:8]))
+	h = mix64(h ^ binary.LittleEndian.Uint64(dst[8:]))
+	h = mix64(h ^ (uint64(c.SrcPort)<<48 | uint64(c.DstPort)<<32 | uint64(c.VLAN[0])<<16 | uint64(c.VLAN[1])))
+	return mix64(h ^ uint64(c.VNI))
+}
+
+// mix64 is MurmurHash3's 64-bit finalizer: every input bit affects every
+// output bit.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
 }
 
 func (f Flow) String() string {

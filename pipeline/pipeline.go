@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,14 @@ type Config struct {
 	// Workers is the number of reassembly/parsing workers. Default
 	// GOMAXPROCS. With one worker, packets are processed on the reading
 	// goroutine with no hand-off at all.
-	Workers    int
+	Workers int
+	// ShardKey keys the hash that shards connections over the workers. With
+	// a fixed key every run over a capture gives each worker the same
+	// connections, so what a worker decides from the traffic it saw (which
+	// response bodies to sample, which path positions to learn) comes out
+	// the same; kept secret, it keeps crafted flows from piling onto one
+	// worker. Zero draws a random key.
+	ShardKey   uint64
 	Decoder    capture.DecoderConfig
 	Reassembly reassembly.Config
 	Parse      parse.Config
@@ -172,7 +180,10 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 	for _, w := range workers {
 		w.pub = prog.slot()
 	}
-	r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: workers, prog: &prog, pub: prog.slot()}
+	r := reader{dec: capture.NewDecoder(cfg.Decoder), workers: workers, prog: &prog, pub: prog.slot(), shardKey: cfg.ShardKey}
+	if r.shardKey == 0 {
+		r.shardKey = rand.Uint64()
+	}
 	stopProgress := prog.report(cfg, start)
 	defer stopProgress()
 
@@ -250,6 +261,7 @@ type reader struct {
 	src         capture.Source // a live one, for the kernel's counters
 	first, last int64
 	pkt         capture.Packet
+	shardKey    uint64
 }
 
 // publish hands the reader's counters (and, working alone, its worker's)
@@ -306,7 +318,7 @@ func (r *reader) dispatch(p *capture.Packet) {
 		r.workers[0].asm.Packet(p)
 		return
 	}
-	i := int(p.Flow.Hash() % uint64(len(r.workers)))
+	i := int(p.Flow.Hash(r.shardKey) % uint64(len(r.workers)))
 	b := r.cur[i]
 	if b != nil && !b.fits(p) {
 		r.workers[i].in <- b

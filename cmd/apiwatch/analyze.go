@@ -66,6 +66,7 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		if ncfg, err = o.normalize.config(); err != nil {
 			return err
 		}
+		o.input.pipeline.ShardKey = o.normalize.shardKey()
 	}
 	var det *detector
 	if !o.parseOnly {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +19,10 @@ import (
 	"github.com/apiwatch/apiwatch/event"
 )
 
-const demo = "../../testdata/demo.pcap.gz"
+const (
+	demo        = "../../testdata/demo.pcap.gz"
+	attacksDemo = "../../testdata/attacks-demo.pcap.gz"
+)
 
 // runCLI runs apiwatch with args and returns its standard output.
 func runCLI(t *testing.T, args ...string) (string, error) {
@@ -178,6 +182,48 @@ func assertCounts(t *testing.T, what string, got, want map[string]int) {
 
 // TestAnalyzeBadInput: wrong input gets an error that says what to do, and
 // a damaged capture is analyzed up to the damage.
+// TestAnalyzeReproducible: with a deployment secret, two runs over one
+// capture with several workers give the same events. The workers' body
+// sampling depends on which connections each one sees, so the sharding is
+// keyed by the secret rather than a random seed.
+func TestAnalyzeReproducible(t *testing.T) {
+	t.Setenv("APIWATCH_SECRET", "reproducible")
+	var runs [2][]string
+	for i := range runs {
+		events := filepath.Join(t.TempDir(), "events.jsonl")
+		if _, err := runCLI(t, "analyze", "--quiet", "--no-detect", "--workers", "2", "--events", events, attacksDemo); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			var e event.APIEvent
+			if err := event.UnmarshalJSON([]byte(line), &e); err != nil {
+				t.Fatal(err)
+			}
+			// protojson varies its spacing between runs: compare the
+			// events, not their text.
+			c, _ := json.Marshal(&e)
+			runs[i] = append(runs[i], string(c))
+		}
+		slices.Sort(runs[i])
+	}
+	if len(runs[0]) < 6000 {
+		t.Fatalf("%d events from the attacks demo", len(runs[0]))
+	}
+	differ := 0
+	for i := range min(len(runs[0]), len(runs[1])) {
+		if runs[0][i] != runs[1][i] {
+			differ++
+		}
+	}
+	if differ > 0 || len(runs[0]) != len(runs[1]) {
+		t.Errorf("two runs differ: %d and %d events, %d of them different", len(runs[0]), len(runs[1]), differ)
+	}
+}
+
 func TestAnalyzeBadInput(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pcap")

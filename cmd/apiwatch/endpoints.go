@@ -27,6 +27,7 @@ specs do not describe are marked as shadow APIs.
 			if err != nil {
 				return err
 			}
+			in.pipeline.ShardKey = norm.shardKey()
 			in.quiet = true
 			var invs []*inventory.Inventory
 			_, err = in.run(cmd.Context(), files, func(int) parse.Handler {

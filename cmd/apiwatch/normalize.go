@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -75,4 +78,18 @@ func (o *normalizeOptions) config() (normalize.Config, error) {
 		cfg.Spec = spec
 	}
 	return cfg, nil
+}
+
+// shardKey keys how connections are sharded over the workers: derived from
+// the deployment secret, so two runs over one capture give each worker the
+// same connections (and so sample the same bodies and produce the same
+// events) while the key stays unknown to whoever crafts the traffic. Without
+// a secret it is random, like the hashes.
+func (o *normalizeOptions) shardKey() uint64 {
+	if len(o.identity.Secret) == 0 {
+		return 0
+	}
+	m := hmac.New(sha256.New, o.identity.Secret)
+	m.Write([]byte("apiwatch shard key"))
+	return binary.LittleEndian.Uint64(m.Sum(nil))
 }

@@ -108,6 +108,7 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	if err != nil {
 		return err
 	}
+	o.input.pipeline.ShardKey = o.normalize.shardKey()
 	sec, err := o.kafka.connect(cmd.Context())
 	if err != nil {
 		return err
