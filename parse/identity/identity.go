@@ -214,6 +214,7 @@ type hasher struct {
 	buf     [128]byte
 	hex     [HashLen]byte
 	scratch []byte // base64 and unescaping output
+	objects objectCache
 }
 
 func (r *Resolver) get(domain string) *hasher {
