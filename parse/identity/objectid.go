@@ -124,20 +124,15 @@ func (r *Resolver) objectIDBytes(h *hasher, name string, v []byte) ObjectID {
 	return ObjectID{Param: name, Hash: hash}
 }
 
-// objectSlots sizes a hasher's cache of object id hashes (a power of two);
-// ids longer than maxCachedObject (UUIDs are 36 bytes, ULIDs 26, hex
-// digests 32 to 64) are hashed every time, so that the cache stays under
-// 1024 × (128 + 32) bytes of strings whatever the traffic sends as ids.
-const (
-	objectSlots     = 1024
-	maxCachedObject = 128
-)
+// objectSlots sizes a hasher's cache of object id hashes (a power of two).
+const objectSlots = 1024
 
 // objectCache remembers the hashes of recent object ids: clients fetch the
 // same objects again and again (a list, then its items; a dashboard
 // refreshing), and each hash is an HMAC. Direct-mapped: a hit is one
-// comparison, a miss overwrites the slot. It holds raw ids only in memory,
-// as the transactions do; no event carries them.
+// comparison, a miss overwrites the slot; at most objectSlots ids (a few
+// tens of KiB) per hasher. It holds raw ids only in memory, as the
+// transactions do; no event carries them.
 type objectCache struct {
 	seed  maphash.Seed
 	slots *[objectSlots]objectSlot
@@ -148,7 +143,7 @@ type objectSlot struct {
 }
 
 func (c *objectCache) get(v []byte) string {
-	if c.slots == nil || len(v) > maxCachedObject {
+	if c.slots == nil {
 		return ""
 	}
 	s := &c.slots[maphash.Bytes(c.seed, v)&(objectSlots-1)]
@@ -159,9 +154,6 @@ func (c *objectCache) get(v []byte) string {
 }
 
 func (c *objectCache) put(v []byte, hash string) {
-	if len(v) > maxCachedObject {
-		return
-	}
 	if c.slots == nil {
 		c.seed, c.slots = maphash.MakeSeed(), new([objectSlots]objectSlot)
 	}
