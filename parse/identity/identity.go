@@ -214,7 +214,6 @@ type hasher struct {
 	buf     [128]byte
 	hex     [HashLen]byte
 	scratch []byte // base64 and unescaping output
-	objects objectCache
 }
 
 func (r *Resolver) get(domain string) *hasher {

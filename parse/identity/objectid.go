@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"hash/maphash"
 	"strconv"
 	"strings"
 )
@@ -114,50 +113,9 @@ func (r *Resolver) objectIDBytes(h *hasher, name string, v []byte) ObjectID {
 			v[i] = lower(c)
 		}
 	}
-	if hash := h.objects.get(v); hash != "" {
-		return ObjectID{Param: name, Hash: hash}
-	}
 	h.begin(DomainObject)
 	h.write(v)
-	hash := h.sumString()
-	h.objects.put(v, hash)
-	return ObjectID{Param: name, Hash: hash}
-}
-
-// objectSlots sizes a hasher's cache of object id hashes (a power of two).
-const objectSlots = 1024
-
-// objectCache remembers the hashes of recent object ids: clients fetch the
-// same objects again and again (a list, then its items; a dashboard
-// refreshing), and each hash is an HMAC. Direct-mapped: a hit is one
-// comparison, a miss overwrites the slot; at most objectSlots ids (a few
-// tens of KiB) per hasher. It holds raw ids only in memory, as the
-// transactions do; no event carries them.
-type objectCache struct {
-	seed  maphash.Seed
-	slots *[objectSlots]objectSlot
-}
-
-type objectSlot struct {
-	value, hash string
-}
-
-func (c *objectCache) get(v []byte) string {
-	if c.slots == nil {
-		return ""
-	}
-	s := &c.slots[maphash.Bytes(c.seed, v)&(objectSlots-1)]
-	if s.value == string(v) {
-		return s.hash
-	}
-	return ""
-}
-
-func (c *objectCache) put(v []byte, hash string) {
-	if c.slots == nil {
-		c.seed, c.slots = maphash.MakeSeed(), new([objectSlots]objectSlot)
-	}
-	c.slots[maphash.Bytes(c.seed, v)&(objectSlots-1)] = objectSlot{value: string(v), hash: hash}
+	return ObjectID{Param: name, Hash: h.sumString()}
 }
 
 // parseDecimal parses 1 to 20 ASCII digits (leading zeros allowed) that fit

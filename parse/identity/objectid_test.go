@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -102,25 +101,5 @@ func TestRedactQuery(t *testing.T) {
 	}
 	if got := string(RedactQuery("a=1", []byte("/p?"))); got != "/p?a=*" {
 		t.Errorf("append: %q", got)
-	}
-}
-
-// TestObjectIDCache: hashes served from a hasher's cache are the hashes,
-// for ids that come back and for more ids than the cache holds.
-func TestObjectIDCache(t *testing.T) {
-	r := New(Config{Secret: []byte("k")})
-	ids := make([]string, 3*objectSlots)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("%08X-0000-4000-8000-%012d", i, i*7919)
-	}
-	for round := range 3 {
-		for i := range ids {
-			id := ids[(i*31+round*7)%len(ids)]
-			got := r.ObjectIDs([]Param{{Name: "id", Value: id}}, "order_id="+id, nil)
-			want := r.Hash(DomainObject, []byte(strings.ToLower(id)))
-			if len(got) != 2 || got[0].Hash != want || got[1].Hash != want {
-				t.Fatalf("round %d, %s: %+v; want hash %s twice", round, id, got, want)
-			}
-		}
 	}
 }
