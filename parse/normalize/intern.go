@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/apiwatch/apiwatch/parse/identity"
 )
@@ -124,37 +123,4 @@ func (c *actorCache) actor(key uint64, resolve func() identity.Actor) identity.A
 		c.actors[key] = a
 	}
 	return a
-}
-
-// endpointSlots sizes the endpoint cache: a power of two, above the
-// endpoints a worker sees at once (a miss only costs a lookup).
-const endpointSlots = 256
-
-// endpointEntry is the endpoint name of one method, host and template, and
-// the template made valid UTF-8.
-type endpointEntry struct {
-	method, host, template string
-	endpoint, text         string
-}
-
-// endpoint returns the endpoint name ("GET api.example.com /v1/users/{id}")
-// and the template, both valid UTF-8. The three inputs come from the
-// interner, the connection memo and the templater's shape cache, so a
-// repeated endpoint brings the same strings back: a small cache keyed by
-// where they are answers with three comparisons that stop at equal
-// pointers, where building the name and interning it would hash it and
-// look it up in the interner's table.
-func (n *Normalizer) endpoint(method, host, template string) (string, string) {
-	if n.endpoints == nil {
-		n.endpoints = new([endpointSlots]endpointEntry)
-	}
-	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(host))))*0x9e3779b97f4a7c15 ^
-		uint64(uintptr(unsafe.Pointer(unsafe.StringData(template))))*0xff51afd7ed558ccd ^ uint64(len(method))
-	e := &n.endpoints[(h>>32)&(endpointSlots-1)]
-	if e.endpoint != "" && e.template == template && e.host == host && e.method == method {
-		return e.endpoint, e.text
-	}
-	n.key = append(append(append(append(append(n.key[:0], method...), ' '), host...), ' '), template...)
-	*e = endpointEntry{method: method, host: host, template: template, endpoint: n.intern.bytes(n.key), text: text(template)}
-	return e.endpoint, e.text
 }

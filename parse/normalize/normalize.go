@@ -60,25 +60,24 @@ type Normalizer struct {
 	sample sampler  // response bodies
 	reqs   sampler  // request bodies
 	// The event's parts, reset and reused for every event.
-	flow      event.Flow
-	vlan      [2]uint32
-	req       event.Request
-	resp      event.Response
-	actor     event.Actor
-	evShape   event.Shape
-	login     event.Login
-	mediaBuf  []byte
-	key       []byte
-	endpoints *[endpointSlots]endpointEntry
-	objIDs    []event.ObjectID
-	objPtrs   []*event.ObjectID
-	nums      []event.ObjectID_Number
-	hashes    []event.ObjectID_Hash
-	params    []endpoint.Param
-	rawQuery  string // the request's query, for objectIDs
-	ids       []identity.Param
-	objs      []identity.ObjectID
-	query     []byte
+	flow     event.Flow
+	vlan     [2]uint32
+	req      event.Request
+	resp     event.Response
+	actor    event.Actor
+	evShape  event.Shape
+	login    event.Login
+	mediaBuf []byte
+	key      []byte
+	objIDs   []event.ObjectID
+	objPtrs  []*event.ObjectID
+	nums     []event.ObjectID_Number
+	hashes   []event.ObjectID_Hash
+	params   []endpoint.Param
+	rawQuery string // the request's query, for objectIDs
+	ids      []identity.Param
+	objs     []identity.ObjectID
+	query    []byte
 }
 
 // New returns a Normalizer.
@@ -210,7 +209,9 @@ func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	}
 	var shadow bool
 	r.Template, n.params, shadow = n.templ.Template(r.Method, r.Host, path, n.params[:0])
-	r.Endpoint, r.Template = n.endpoint(r.Method, r.Host, r.Template)
+	n.key = append(append(append(append(append(n.key[:0], r.Method...), ' '), r.Host...), ' '), r.Template...)
+	r.Endpoint = n.intern.bytes(n.key)
+	r.Template = text(r.Template)
 	r.Shadow = shadow
 	r.FromSpec = n.cfg.Spec != nil && !shadow
 	r.Path = text(maskPath(path, n.params))

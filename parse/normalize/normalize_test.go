@@ -2,7 +2,6 @@ package normalize
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -133,36 +132,5 @@ func TestActorCacheKeepsOnlyAuthorizationActors(t *testing.T) {
 	}
 	if ids[0] == ids[1] {
 		t.Errorf("two callers with different API keys got one actor %s", ids[0])
-	}
-}
-
-// TestEndpointCache: the endpoint cache answers the endpoint of its inputs,
-// for inputs that come back and for more than it holds, and whether or not
-// equal strings share their bytes.
-func TestEndpointCache(t *testing.T) {
-	n := New(Config{})
-	hosts := make([]string, 40) // many hosts for one template: slots collide
-	for i := range hosts {
-		hosts[i] = fmt.Sprintf("h%d.example.com", i)
-	}
-	templates := make([]string, 2*endpointSlots)
-	for i := range templates {
-		templates[i] = fmt.Sprintf("/v1/r%d/{id}", i)
-	}
-	for round := range 3 {
-		for i := range 4 * endpointSlots {
-			method := []string{"GET", "PUT", "POST"}[i%3]
-			host, template := hosts[i/3%len(hosts)], templates[(i/120+round)%len(templates)]
-			if round == 2 { // equal strings, other bytes
-				method, host, template = strings.Clone(method), strings.Clone(host), strings.Clone(template)
-			}
-			ep, tmpl := n.endpoint(method, host, template)
-			if want := method + " " + host + " " + template; ep != want || tmpl != template {
-				t.Fatalf("endpoint(%q, %q, %q) = %q, %q", method, host, template, ep, tmpl)
-			}
-		}
-	}
-	if ep, tmpl := n.endpoint("GET", "h", "/a/\xff"); ep != "GET h /a/\uFFFD" || tmpl != "/a/\uFFFD" {
-		t.Errorf("invalid UTF-8: %q, %q", ep, tmpl)
 	}
 }
