@@ -96,6 +96,7 @@ type InputStats struct {
 const (
 	batchPackets = 256
 	batchBytes   = 512 << 10
+	maxBatchSpan = 100 * time.Millisecond
 	// checkEvery is how many packets pass between looks at the context and
 	// the progress counters: often enough to stop promptly, rarely enough to
 	// cost nothing.
@@ -262,6 +263,7 @@ type reader struct {
 	first, last int64
 	pkt         capture.Packet
 	shardKey    uint64
+	flushAt     int64 // capture time at which partial batches are sent
 }
 
 // publish hands the reader's counters (and, working alone, its worker's)
@@ -317,6 +319,14 @@ func (r *reader) dispatch(p *capture.Packet) {
 	if len(r.workers) == 1 {
 		r.workers[0].asm.Packet(p)
 		return
+	}
+	if p.Timestamp >= r.flushAt {
+		// No batch spans more than maxBatchSpan of capture time: on a
+		// quiet link a worker's batch would otherwise fill for seconds
+		// while the others run ahead, and their transactions reach the
+		// handlers (and a shared detector) that far apart.
+		r.flushAll()
+		r.flushAt = p.Timestamp + int64(maxBatchSpan)
 	}
 	i := int(p.Flow.Hash(r.shardKey) % uint64(len(r.workers)))
 	b := r.cur[i]
