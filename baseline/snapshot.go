@@ -48,11 +48,11 @@ type endpointSnapshot struct {
 	LoginFailures   uint64             `json:"login_failures"`
 	// Sketches in DDSketch's binary encoding.
 	Sketches map[string][]byte `json:"sketches"`
-	// Owners: least recently used first; absent in snapshots of earlier
+	// Owners: the older generation first; absent in snapshots of earlier
 	// releases, which then restore without ownership.
 	Owners *ownersSnapshot `json:"owners,omitempty"`
-	// Open windows of actors, and of login sources and usernames, least
-	// recently used first (absent in earlier snapshots).
+	// Open windows of actors, and of login sources and usernames, the
+	// older generation first (absent in earlier snapshots).
 	Actors    []actorSnapshot `json:"actors,omitempty"`
 	Sources   []*Source       `json:"sources,omitempty"`
 	Usernames []*Username     `json:"usernames,omitempty"`
@@ -82,7 +82,7 @@ type actorSnapshot struct {
 }
 
 // openWindows returns the values of g whose window (start) opened at or
-// after since, least recently used first.
+// after since, the older generation first.
 func openWindows[V any](g *twoGen[string, V], start func(V) int64, since int64) []V {
 	var out []V
 	for _, v := range g.all {

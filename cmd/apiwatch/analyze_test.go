@@ -180,8 +180,6 @@ func assertCounts(t *testing.T, what string, got, want map[string]int) {
 	}
 }
 
-// TestAnalyzeBadInput: wrong input gets an error that says what to do, and
-// a damaged capture is analyzed up to the damage.
 // TestAnalyzeReproducible: with a deployment secret, two runs over one
 // capture with several workers give the same events. The workers' body
 // sampling depends on which connections each one sees, so the sharding is
@@ -224,6 +222,8 @@ func TestAnalyzeReproducible(t *testing.T) {
 	}
 }
 
+// TestAnalyzeBadInput: wrong input gets an error that says what to do, and
+// a damaged capture is analyzed up to the damage.
 func TestAnalyzeBadInput(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pcap")

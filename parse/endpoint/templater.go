@@ -207,7 +207,8 @@ func (t *Templater) Template(method, host, path string, params []Param) (templat
 	return template, params, false
 }
 
-// trimTarget cuts a query and fragment and an absolute-form prefix.
+// trimTarget cuts a query and fragment and an absolute-form prefix
+// (OriginPath).
 func trimTarget(p string) string {
 	// A loop, not strings.IndexAny: for two bytes it is several times
 	// cheaper than building IndexAny's byte set on every call.
@@ -217,14 +218,21 @@ func trimTarget(p string) string {
 			break
 		}
 	}
+	return OriginPath(p)
+}
+
+// OriginPath returns the path of an absolute-form target
+// ("http://host/v1/x" → "/v1/x", "/" when it names no path) and any other
+// target as it is. Origin-form targets, by far the most common, start with
+// '/' and skip the search, so a "://" inside a path stays part of it.
+func OriginPath(p string) string {
 	if len(p) > 0 && p[0] != '/' {
 		if i := strings.Index(p, "://"); i > 0 && i < 10 {
 			p = p[i+3:]
 			if j := strings.IndexByte(p, '/'); j >= 0 {
-				p = p[j:]
-			} else {
-				p = ""
+				return p[j:]
 			}
+			return "/"
 		}
 	}
 	return p

@@ -194,19 +194,7 @@ func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
 	}
 	path, query, _ := strings.Cut(string(m.Target), "?")
 	n.rawQuery = query
-	// Absolute form ("http://host/path") keeps its path. Origin-form paths,
-	// by far the most common, start with '/' and skip the search (and a
-	// "://" inside one is part of the path).
-	if path != "" && path[0] != '/' {
-		if i := strings.Index(path, "://"); i >= 0 {
-			path = path[i+3:]
-			if j := strings.IndexByte(path, '/'); j >= 0 {
-				path = path[j:]
-			} else {
-				path = "/"
-			}
-		}
-	}
+	path = endpoint.OriginPath(path)
 	var shadow bool
 	r.Template, n.params, shadow = n.templ.Template(r.Method, r.Host, path, n.params[:0])
 	n.key = append(append(append(append(append(n.key[:0], r.Method...), ' '), r.Host...), ' '), r.Template...)
