@@ -27,17 +27,24 @@ import (
 // sensor; it returns the broker's address and the sensor's output.
 func replayToBroker(t *testing.T, opts ...kfake.Opt) (addr, out string) {
 	t.Helper()
+	addr = startBroker(t, opts...)
+	out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, out
+}
+
+// startBroker starts an in-process broker with the two topics, closed
+// when the test ends, and returns its address.
+func startBroker(t *testing.T, opts ...kfake.Opt) string {
+	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(4, "apiwatch.events", "apiwatch.findings")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	addr = c.ListenAddrs()[0]
-	out, err = runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr, out
+	return c.ListenAddrs()[0]
 }
 
 // TestSensor replays the attacks demo into a Kafka-protocol broker and
