@@ -305,3 +305,27 @@ func TestStringEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestDigitsAt checks the eight-bytes-at-a-time count against a byte loop
+// on every byte value in every position of a word and in the tail.
+func TestDigitsAt(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			v := []byte("x-Z.....y a")
+			v[pos] = byte(c)
+			want, wantAt := 0, false
+			for _, b := range v {
+				if b >= '0' && b <= '9' {
+					want++
+				}
+				wantAt = wantAt || b == '@'
+			}
+			if got, gotAt := digitsAt(v); got != want || gotAt != wantAt {
+				t.Fatalf("digitsAt(%q) = %d, %v; want %d, %v", v, got, gotAt, want, wantAt)
+			}
+		}
+	}
+	if got, at := digitsAt([]byte("4111 1111-1111 1111 @")); got != 16 || !at {
+		t.Fatalf("card and at: %d %v", got, at)
+	}
+}

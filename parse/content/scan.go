@@ -3,6 +3,8 @@ package content
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
+	"math/bits"
 )
 
 // Byte classes.
@@ -93,12 +95,7 @@ func (a *Analyzer) scanText(v []byte) {
 		// A short value without '@' and with fewer than 9 digits holds no
 		// email, phone, card or SSN; one of under 12 bytes nothing else
 		// either (the shortest other, a Slack token, is 15).
-		digits, at := 0, false
-		for _, c := range v {
-			digits += int(ctab[c]&cDigit) / cDigit
-			at = at || c == '@'
-		}
-		if !at && digits < 9 {
+		if digits, at := digitsAt(v); !at && digits < 9 {
 			if n < 12 {
 				return
 			}
@@ -138,6 +135,31 @@ func (a *Analyzer) scanText(v []byte) {
 		word = false
 		i++
 	}
+}
+
+// digitsAt counts the ASCII digits in v and reports whether it holds an
+// '@'. It looks at eight bytes at a time: most values are short and this
+// look decides that nothing else needs to be done for them, so it runs on
+// every string of every analysed body.
+func digitsAt(v []byte) (digits int, at bool) {
+	const ones, low7, highs = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	var ats uint64
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := binary.LittleEndian.Uint64(v[i:])
+		// Per byte, with no carry between bytes: x+0x50 has its high bit
+		// set from '0' on, x+0x46 from '9'+1 on; bytes >= 0x80 are no digit.
+		x := w & low7
+		digits += bits.OnesCount64((x + ones*(0x80-'0')) &^ (x + ones*(0x80-'9'-1)) &^ w & highs)
+		// A byte equal to '@' is the one whose xor is zero.
+		y := w ^ ones*'@'
+		ats |= ^((y&low7 + low7) | y) & highs
+	}
+	for _, c := range v[i:] {
+		digits += int(ctab[c]&cDigit) / cDigit
+		at = at || c == '@'
+	}
+	return digits, at || ats != 0
 }
 
 // wordStart runs the checks for a token starting at v[i], a word byte after
