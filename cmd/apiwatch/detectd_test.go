@@ -99,7 +99,7 @@ func TestDetectorTakeover(t *testing.T) {
 	// when the whole capture was on the topic before it started.
 	replayed := make(chan string, 1)
 	go func() {
-		out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr, "--replay-speed", "30")
+		out, err := runCLI(t, "sensor", "--quiet", "--pcap", attacksDemo, "--kafka", addr, "--replay-speed", "30")
 		if err != nil {
 			t.Error(err)
 		}
@@ -180,12 +180,12 @@ func TestSecuredStack(t *testing.T) {
 
 	// A wrong password stops the sensor at once, saying why.
 	t.Setenv("APIWATCH_KAFKA_PASSWORD", "wrong")
-	_, err = runCLI(t, append([]string{"sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz"}, secured...)...)
+	_, err = runCLI(t, append([]string{"sensor", "--quiet", "--pcap", attacksDemo}, secured...)...)
 	if err == nil || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("a wrong SASL password: %v", err)
 	}
 	logs := captureLogs(t)
-	out, err := runCLI(t, append([]string{"sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka-password-file", pwFile}, secured...)...)
+	out, err := runCLI(t, append([]string{"sensor", "--quiet", "--pcap", attacksDemo, "--kafka-password-file", pwFile}, secured...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

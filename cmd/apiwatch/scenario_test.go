@@ -55,7 +55,7 @@ func TestScenarios(t *testing.T) {
 // cover every labelled episode, and nothing else.
 func TestAttacksDemo(t *testing.T) {
 	findings := filepath.Join(t.TempDir(), "findings.jsonl")
-	out, err := runCLI(t, "analyze", "--findings", findings, "../../testdata/attacks-demo.pcap.gz")
+	out, err := runCLI(t, "analyze", "--findings", findings, attacksDemo)
 	if err != nil {
 		t.Fatal(err)
 	}

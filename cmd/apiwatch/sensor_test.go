@@ -28,7 +28,7 @@ import (
 func replayToBroker(t *testing.T, opts ...kfake.Opt) (addr, out string) {
 	t.Helper()
 	addr = startBroker(t, opts...)
-	out, err := runCLI(t, "sensor", "--quiet", "--pcap", "../../testdata/attacks-demo.pcap.gz", "--kafka", addr)
+	out, err := runCLI(t, "sensor", "--quiet", "--pcap", attacksDemo, "--kafka", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // matches the events, and a baseline per endpoint.
 func TestAnalyzeClickHouse(t *testing.T) {
 	dsn := chtest.DSN(t)
-	out, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, "../../testdata/attacks-demo.pcap.gz")
+	out, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, attacksDemo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestMigrateCommand(t *testing.T) {
 // fewer days than have passed since: its partitions go, a zero keeps all.
 func TestRetentionCommand(t *testing.T) {
 	dsn := chtest.DSN(t)
-	if _, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, "../../testdata/attacks-demo.pcap.gz"); err != nil {
+	if _, err := runCLI(t, "analyze", "--quiet", "--clickhouse", dsn, attacksDemo); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runCLI(t, "retention", "--clickhouse", dsn, "--events-days", "1", "--findings-days", "0", "--rollups-days", "1")
