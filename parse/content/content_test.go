@@ -217,7 +217,9 @@ func TestShape(t *testing.T) {
 	// but its values are not scanned; other bodies end there.
 	f(Config{MaxScanBytes: 30}, `[{"email":"a@example.com"},{"email":"b@example.com"},{"email":"c@example.com","ssn":"x"}]`, js, false,
 		j(3, "[].email", "[].ssn"), c(Email, 1))
-	f(Config{MaxScanBytes: 12}, `{"a":1} x "b@c.com"`, js, false, Shape{Fields: []string{"a"}, Records: -1, Malformed: true, Format: FormatJSON}, none)
+	// Malformed JSON is scanned as text from the error on, and ends there.
+	f(Config{MaxScanBytes: 12}, `{"a":1} x "b@c.com"`, js, false, Shape{Fields: []string{"a"}, Records: -1, Truncated: true, Malformed: true, Format: FormatJSON}, none)
+	f(Config{MaxScanBytes: 30}, `{"a":1} x "b@c.com"`, js, false, Shape{Fields: []string{"a"}, Records: -1, Malformed: true, Format: FormatJSON}, c(Email, 1))
 	f(Config{MaxScanBytes: 10}, "<p>mail ops@example.com</p>", "text/html", false, Shape{Records: -1, Truncated: true, Format: FormatOther}, none)
 
 	// Bounds.

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -36,8 +37,19 @@ func FuzzAnalyze(f *testing.F) {
 		if len(sh.Fields) > maxFields || sh.Records < -1 || sh.Records > int64(len(body)) || sh.FieldsDropped < 0 {
 			t.Fatalf("shape out of bounds: %+v", sh)
 		}
-		if sh.Truncated != (len(body) > 4096) {
-			t.Fatalf("truncated %v for %d bytes", sh.Truncated, len(body))
+		// Only a prefix is analysed: what is scanned (MaxScanBytes), or of
+		// valid JSON what is walked (its values are scanned in the first
+		// MaxScanBytes). Malformed JSON is scanned from the error on, to
+		// MaxScanBytes of the body without its byte order mark.
+		n, limit := len(body), 4096
+		switch {
+		case sh.Format == FormatJSON && !sh.Malformed:
+			limit = DefaultMaxWalkBytes
+		case sh.Format == FormatJSON:
+			n = len(bytes.TrimPrefix(body, bom))
+		}
+		if sh.Truncated != (n > limit) {
+			t.Fatalf("truncated %v for %d bytes (%v, malformed %v)", sh.Truncated, len(body), sh.Format, sh.Malformed)
 		}
 		for k, p := range sh.Fields {
 			if !utf8.ValidString(p) || len(p) > 6*(maxKeyLen+len("…")+3) {

@@ -247,6 +247,9 @@ walk:
 		if i < scanEnd {
 			a.scanText(b[i:scanEnd])
 		}
+		// What follows the error was scanned as text only up to scanEnd;
+		// beyond it, nothing was looked at.
+		sh.Truncated = sh.Truncated || n > scanEnd
 		return false
 	}
 	switch {
