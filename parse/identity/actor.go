@@ -397,8 +397,8 @@ func (r *Resolver) jwtActor(tok []byte) (Actor, bool) {
 		return Actor{}, false
 	}
 	payload, ok := b64url(h, tok[d1+1:d2], len(hdr))
-	if !ok || len(payload) == 0 || trimSpace(payload)[0] != '{' {
-		return Actor{}, false
+	if p := trimSpace(payload); !ok || len(p) == 0 || p[0] != '{' {
+		return Actor{}, false // not a JSON object (or blank: a hostile token)
 	}
 	var iss, claim jsonMember
 	hasIss, rank := false, len(jwtClaims)

@@ -47,6 +47,7 @@ func TestActor(t *testing.T) {
 			Actor{ID: r.Hash(DomainJWTToken, []byte(jwtNoClaims)), Kind: KindJWT, Issuer: "https://idp.example.com/"}, []string{jwtNoClaims}},
 		{"JWE is opaque", "/", []string{"Authorization", "Bearer " + jwe}, want(KindBearer, DomainBearer, jwe), nil},
 		{"malformed JWT is opaque", "/", []string{"Authorization", "Bearer eyJhbGciOi.!!!.x"}, want(KindBearer, DomainBearer, "eyJhbGciOi.!!!.x"), []string{"eyJhbGciOi.!!!.x"}},
+		{"JWT with a blank payload is opaque", "/", []string{"Authorization", "Bearer eyJhbGciOs0.IA."}, want(KindBearer, DomainBearer, "eyJhbGciOs0.IA."), nil},
 		{"JWT header without alg is opaque", "/", []string{"Authorization", "Bearer " + b64u(`{"typ":"JWT"}`) + "." + b64u(`{"sub":"x"}`) + ".s"},
 			want(KindBearer, DomainBearer, b64u(`{"typ":"JWT"}`)+"."+b64u(`{"sub":"x"}`)+".s"), nil},
 		{"opaque bearer", "/", []string{"Authorization", "Bearer " + opaque}, want(KindBearer, DomainBearer, opaque), []string{opaque}},
