@@ -47,32 +47,20 @@ type Config struct {
 
 // Normalizer builds events. Not safe for concurrent use: one per worker.
 type Normalizer struct {
-	cfg    Config
-	ev     event.APIEvent
-	templ  *endpoint.Templater
-	id     *identity.Resolver
-	an     *content.Analyzer
-	shape  content.Shape
-	counts content.Counts
-	intern interner
-	cache  actorCache
-	loose  connMemo // for transactions without a connection
-	sample sampler  // response bodies
-	reqs   sampler  // request bodies
-	// The event's parts, reset and reused for every event.
-	flow     event.Flow
-	vlan     [2]uint32
-	req      event.Request
-	resp     event.Response
-	actor    event.Actor
-	evShape  event.Shape
-	login    event.Login
+	cfg      Config
+	templ    *endpoint.Templater
+	id       *identity.Resolver
+	an       *content.Analyzer
+	shape    content.Shape
+	counts   content.Counts
+	intern   interner
+	cache    actorCache
+	loose    connMemo    // for transactions without a connection
+	sample   sampler     // response bodies
+	reqs     sampler     // request bodies
+	p        *eventParts // of the event being built
 	mediaBuf []byte
 	key      []byte
-	objIDs   []event.ObjectID
-	objPtrs  []*event.ObjectID
-	nums     []event.ObjectID_Number
-	hashes   []event.ObjectID_Hash
 	params   []endpoint.Param
 	rawQuery string // the request's query, for objectIDs
 	ids      []identity.Param
@@ -82,7 +70,7 @@ type Normalizer struct {
 
 // New returns a Normalizer.
 func New(cfg Config) *Normalizer {
-	n := &Normalizer{cfg: cfg, templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content),
+	n := &Normalizer{cfg: cfg, p: new(eventParts), templ: endpoint.New(cfg.Endpoint, cfg.Spec), id: cfg.Identity, an: content.NewAnalyzer(cfg.Content),
 		sample: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery), reqs: newSampler(cfg.AnalyzeFirst, cfg.AnalyzeEvery)}
 	if n.id == nil {
 		n.id = identity.New(identity.Config{})
@@ -92,7 +80,7 @@ func New(cfg Config) *Normalizer {
 
 // Event returns the event of one transaction, valid until the next call.
 func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
-	e := &n.ev
+	e := &n.p.ev
 	e.Reset()
 	event.Stamp(e)
 	e.Kind = event.Kind_KIND_HTTP
@@ -130,14 +118,14 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 	if req != nil {
 		e.Request = n.request(req, memo)
 		a := n.caller(req, client, memo)
-		n.actor.Reset()
-		n.actor.Id, n.actor.Kind, n.actor.Issuer = a.ID, actorKinds[a.Kind], a.Issuer
-		e.Actor = &n.actor
+		n.p.actor.Reset()
+		n.p.actor.Id, n.p.actor.Kind, n.p.actor.Issuer = a.ID, actorKinds[a.Kind], a.Issuer
+		e.Actor = &n.p.actor
 		e.ObjectIds = n.objectIDs()
 		if l := n.id.Login(req, resp, ""); l.IsLogin {
-			n.login.Reset()
-			n.login.UsernameHash, n.login.Outcome, n.login.Method = l.UsernameHash, outcomes[l.Outcome], l.Method
-			e.Login = &n.login
+			n.p.login.Reset()
+			n.p.login.UsernameHash, n.p.login.Outcome, n.p.login.Method = l.UsernameHash, outcomes[l.Outcome], l.Method
+			e.Login = &n.p.login
 		}
 	}
 	if resp != nil {
@@ -154,7 +142,7 @@ func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
 }
 
 func (n *Normalizer) flowOf(t *parse.Transaction, memo *connMemo) *event.Flow {
-	f := &n.flow
+	f := &n.p.flow
 	f.Reset()
 	if !memo.flowOK || memo.src != t.Flow.SrcIP || memo.dst != t.Flow.DstIP {
 		memo.src, memo.dst = t.Flow.SrcIP, t.Flow.DstIP
@@ -164,8 +152,8 @@ func (n *Normalizer) flowOf(t *parse.Transaction, memo *connMemo) *event.Flow {
 	f.SrcIp, f.DstIp = memo.srcS, memo.dstS
 	f.SrcPort, f.DstPort, f.Vni = uint32(t.Flow.SrcPort), uint32(t.Flow.DstPort), t.Flow.VNI
 	if t.Flow.VLAN != [2]uint16{} {
-		n.vlan = [2]uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
-		f.Vlan = n.vlan[:]
+		n.p.vlan = [2]uint32{uint32(t.Flow.VLAN[0]), uint32(t.Flow.VLAN[1])}
+		f.Vlan = n.p.vlan[:]
 	}
 	return f
 }
@@ -179,7 +167,7 @@ const maxSNI = 255
 const maxUserAgent = 256
 
 func (n *Normalizer) request(m *http1.Message, memo *connMemo) *event.Request {
-	r := &n.req
+	r := &n.p.req
 	r.Reset()
 	r.Method = n.method(m.Method)
 	r.Host = n.host(m, &memo.host)
@@ -233,24 +221,24 @@ func (n *Normalizer) objectIDs() []*event.ObjectID {
 	}
 	// The messages are reused from event to event, like the event itself.
 	k := len(n.objs)
-	n.objIDs = slices.Grow(n.objIDs[:0], k)[:k]
-	n.nums = slices.Grow(n.nums[:0], k)[:k]
-	n.hashes = slices.Grow(n.hashes[:0], k)[:k]
-	n.objPtrs = n.objPtrs[:0]
+	n.p.objIDs = slices.Grow(n.p.objIDs[:0], k)[:k]
+	n.p.nums = slices.Grow(n.p.nums[:0], k)[:k]
+	n.p.hashes = slices.Grow(n.p.hashes[:0], k)[:k]
+	n.p.objPtrs = n.p.objPtrs[:0]
 	for i, o := range n.objs {
-		id := &n.objIDs[i]
+		id := &n.p.objIDs[i]
 		id.Reset()
 		id.Param = text(o.Param)
 		if o.IsNumber {
-			n.nums[i].Number = o.Number
-			id.Value = &n.nums[i]
+			n.p.nums[i].Number = o.Number
+			id.Value = &n.p.nums[i]
 		} else {
-			n.hashes[i].Hash = o.Hash
-			id.Value = &n.hashes[i]
+			n.p.hashes[i].Hash = o.Hash
+			id.Value = &n.p.hashes[i]
 		}
-		n.objPtrs = append(n.objPtrs, id)
+		n.p.objPtrs = append(n.p.objPtrs, id)
 	}
-	return n.objPtrs
+	return n.p.objPtrs
 }
 
 var actorKinds = [...]event.ActorKind{
@@ -342,7 +330,7 @@ func (n *Normalizer) addressActor(client netip.Addr, memo *connMemo) identity.Ac
 // (other than a login): sensitive data served to anonymous callers is a
 // finding of its own, and such responses are rare.
 func (n *Normalizer) response(m *http1.Message, endpoint string, anonymous bool, memo *connMemo) *event.Response {
-	r := &n.resp
+	r := &n.p.resp
 	r.Reset()
 	r.Status = uint32(m.Status)
 	r.BodyBytes, r.WireBytes = m.DecodedLen, m.WireBodyLen
@@ -355,7 +343,7 @@ func (n *Normalizer) response(m *http1.Message, endpoint string, anonymous bool,
 	if sampled := n.sample.analyze(endpoint, m.DecodedLen, m.Status); sampled || anonymous && m.Status/100 == 2 {
 		r.BodyAnalyzed = true
 		n.analyze(m, r.ContentType)
-		sh := &n.evShape
+		sh := &n.p.shape
 		sh.Reset()
 		sh.FieldPaths = slices.Clone(n.shape.Fields)
 		sh.Records, sh.Truncated, sh.Format = n.shape.Records, n.shape.Truncated, n.shape.Format

@@ -12,6 +12,7 @@ import (
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/http1"
 	"github.com/apiwatch/apiwatch/parse/identity"
+	"google.golang.org/protobuf/proto"
 )
 
 // msg builds a message from "Name: value" header lines.
@@ -132,5 +133,44 @@ func TestActorCacheKeepsOnlyAuthorizationActors(t *testing.T) {
 	}
 	if ids[0] == ids[1] {
 		t.Errorf("two callers with different API keys got one actor %s", ids[0])
+	}
+}
+
+// TestKeep: a kept event stays as it was while the Normalizer builds the
+// next ones, and parts given back make the same events again.
+func TestKeep(t *testing.T) {
+	txs := demoTransactions(t)
+	id := identity.New(identity.Config{Secret: []byte("keep")})
+	marshal := func(e *event.APIEvent) string {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for round := range 2 {
+		n := New(Config{Identity: id})
+		var want []string
+		var kept []Kept
+		for i := range txs {
+			want = append(want, marshal(n.Event(&txs[i])))
+			if i%3 != 0 { // and the others reuse the Normalizer's parts
+				kept = append(kept, n.Keep())
+			}
+		}
+		j := 0
+		for i := range txs {
+			if i%3 == 0 {
+				continue
+			}
+			if got := marshal(kept[j].Event()); got != want[i] {
+				t.Fatalf("round %d: kept event %d of %d changed", round, i, len(txs))
+			}
+			kept[j].Release()
+			j++
+		}
+		if j < 600 {
+			t.Fatalf("%d events kept", j)
+		}
 	}
 }
