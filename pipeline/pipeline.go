@@ -118,6 +118,7 @@ type worker struct {
 	asm     *reassembly.Assembler
 	tracker *parse.Tracker
 	out     parse.Handler
+	ord     Ordered // out, when it orders across workers
 	in      chan *batch
 	pub     *slot
 }
@@ -137,7 +138,13 @@ func newWorker(cfg *Config, h parse.Handler) *worker {
 // finish closes the worker's connections, reporting their last
 // transactions, and merges its counters into st.
 func (w *worker) finish(ts int64, st *Stats) {
+	if w.ord != nil {
+		w.ord.Position(SeqEnd)
+	}
 	w.asm.CloseAll(ts)
+	if w.ord != nil {
+		w.ord.Through(SeqEnd)
+	}
 	if f, ok := w.out.(Flusher); ok {
 		f.Flush()
 	}
@@ -149,15 +156,20 @@ func (w *worker) finish(ts int64, st *Stats) {
 // into buf because the source reuses its buffer on the next read.
 type batch struct {
 	pkts []capture.Packet
-	buf  []byte
+	seqs []uint64 // each packet's place in the capture (Ordered.Position)
+	// through: every packet up to this place that belongs to the worker is
+	// in this batch or an earlier one (Ordered.Through).
+	through uint64
+	buf     []byte
 }
 
-func (b *batch) add(p *capture.Packet) {
+func (b *batch) add(p *capture.Packet, seq uint64) {
 	q := *p
 	start := len(b.buf)
 	b.buf = append(b.buf, p.Payload...)
 	q.Payload = b.buf[start:len(b.buf):len(b.buf)]
 	b.pkts = append(b.pkts, q)
+	b.seqs = append(b.seqs, seq)
 }
 
 func (b *batch) fits(p *capture.Packet) bool {
@@ -192,10 +204,13 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 	if len(workers) > 1 {
 		r.free = make(chan *batch, 4*len(workers)+len(workers))
 		for i := 0; i < cap(r.free); i++ {
-			r.free <- &batch{pkts: make([]capture.Packet, 0, batchPackets), buf: make([]byte, 0, batchBytes)}
+			r.free <- &batch{pkts: make([]capture.Packet, 0, batchPackets), seqs: make([]uint64, 0, batchPackets), buf: make([]byte, 0, batchBytes)}
 		}
 		r.cur = make([]*batch, len(workers))
 		for _, w := range workers {
+			if w.ord, _ = w.out.(Ordered); w.ord != nil {
+				r.ordered = true
+			}
 			w.in = make(chan *batch, 4)
 			wg.Add(1)
 			go func(w *worker) {
@@ -203,9 +218,15 @@ func Run(ctx context.Context, cfg Config, sources []capture.Source, names []stri
 				batches := 0
 				for b := range w.in {
 					for i := range b.pkts {
+						if w.ord != nil {
+							w.ord.Position(b.seqs[i])
+						}
 						w.asm.Packet(&b.pkts[i])
 					}
-					b.pkts, b.buf = b.pkts[:0], b.buf[:0]
+					if w.ord != nil {
+						w.ord.Through(b.through)
+					}
+					b.pkts, b.seqs, b.buf = b.pkts[:0], b.seqs[:0], b.buf[:0]
 					r.free <- b
 					// Every checkEvery packets or so, and whenever idle.
 					if batches++; batches%(checkEvery/batchPackets) == 0 || len(w.in) == 0 {
@@ -263,7 +284,12 @@ type reader struct {
 	first, last int64
 	pkt         capture.Packet
 	shardKey    uint64
-	flushAt     int64 // capture time at which partial batches are sent
+	flushAt     int64  // capture time at which partial batches are sent
+	seq         uint64 // TCP packets dispatched: the last one's place
+	// ordered: some handler orders across workers (Ordered), so every flush
+	// tells every worker how far the capture has been dispatched, even one
+	// that got no packet.
+	ordered bool
 }
 
 // publish hands the reader's counters (and, working alone, its worker's)
@@ -328,9 +354,11 @@ func (r *reader) dispatch(p *capture.Packet) {
 		r.flushAll()
 		r.flushAt = p.Timestamp + int64(maxBatchSpan)
 	}
+	r.seq++
 	i := int(p.Flow.Hash(r.shardKey) % uint64(len(r.workers)))
 	b := r.cur[i]
 	if b != nil && !b.fits(p) {
+		b.through = r.seq - 1
 		r.workers[i].in <- b
 		b = nil
 	}
@@ -343,12 +371,16 @@ func (r *reader) dispatch(p *capture.Packet) {
 		}
 		r.cur[i] = b
 	}
-	b.add(p)
+	b.add(p, r.seq)
 }
 
 func (r *reader) flushAll() {
 	for i, b := range r.cur {
-		if b != nil && len(b.pkts) > 0 {
+		if b == nil && r.ordered {
+			b = <-r.free // empty: it only says how far the capture is dispatched
+		}
+		if b != nil {
+			b.through = r.seq
 			r.workers[i].in <- b
 		}
 		r.cur[i] = nil

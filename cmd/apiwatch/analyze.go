@@ -14,6 +14,7 @@ import (
 	"github.com/apiwatch/apiwatch/inventory"
 	"github.com/apiwatch/apiwatch/parse"
 	"github.com/apiwatch/apiwatch/parse/normalize"
+	"github.com/apiwatch/apiwatch/pipeline"
 )
 
 type analyzeOptions struct {
@@ -93,12 +94,22 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		}
 		defer stop()
 	}
+	// The workers share the detector, the store and the event file: their
+	// events reach them in capture order, or the findings would depend on
+	// how the workers happened to be scheduled.
+	shared := eventSinks{out: events.buffer(), det: det, store: store}
+	merger := pipeline.NewMerger(func(k normalize.Kept) {
+		shared.consume(k.Event())
+		k.Release()
+	})
 	st, runErr := o.input.run(cmd.Context(), files, func(int) parse.Handler {
 		if o.parseOnly {
 			return parse.HandlerFunc(func(*parse.Transaction) {})
 		}
-		return &eventHandler{n: normalize.New(ncfg), out: events.buffer(), det: det, store: store}
+		sinks := eventSinks{out: events.buffer(), det: det, store: store}
+		return &orderedHandler{eventHandler: eventHandler{n: normalize.New(ncfg), eventSinks: sinks}, merger: merger, worker: merger.Join()}
 	})
+	shared.flush()
 	if err := closeEvents(); err != nil {
 		return err
 	}
@@ -124,35 +135,79 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 }
 
 // eventHandler is one worker's end of the pipeline: it normalizes each
-// transaction into an API event and hands it to the outputs in use.
+// transaction and hands the event to its sinks.
 type eventHandler struct {
-	n     *normalize.Normalizer
-	out   *eventBuffer         // nil without --events
-	inv   *inventory.Inventory // nil unless building an inventory
-	det   *detector            // nil without detection
-	store *sink                // nil without --clickhouse
+	n *normalize.Normalizer
+	eventSinks
 }
 
+// Transaction implements parse.Handler.
 func (h *eventHandler) Transaction(t *parse.Transaction) {
-	e := h.n.Event(t)
-	if h.out != nil {
-		h.out.add(e)
-	}
-	if h.inv != nil {
-		h.inv.Add(e)
-	}
-	if h.det != nil {
-		h.det.process(e)
-	}
-	if h.store != nil {
-		h.store.add(e)
-	}
+	h.consume(h.n.Event(t))
 }
 
 // Flush implements pipeline.Flusher.
-func (h *eventHandler) Flush() {
-	if h.out != nil {
-		h.out.flush()
+func (h *eventHandler) Flush() { h.flush() }
+
+// orderedHandler is an eventHandler whose events reach the sinks shared by
+// all workers in capture order, through a pipeline.Merger, when the
+// pipeline orders them (pipeline.Ordered: several workers reading files).
+type orderedHandler struct {
+	eventHandler
+	merger  *pipeline.Merger[normalize.Kept]
+	worker  int
+	ordered bool   // Position was called: events go through merger
+	pos     uint64 // Position of the transactions reported now
+	held    []pipeline.Held[normalize.Kept]
+}
+
+// Transaction implements parse.Handler.
+func (h *orderedHandler) Transaction(t *parse.Transaction) {
+	e := h.n.Event(t)
+	if !h.ordered {
+		h.consume(e)
+		return
+	}
+	h.held = append(h.held, pipeline.Held[normalize.Kept]{Pos: h.pos, Item: h.n.Keep()})
+}
+
+// Position implements pipeline.Ordered.
+func (h *orderedHandler) Position(seq uint64) { h.ordered, h.pos = true, seq }
+
+// Through implements pipeline.Ordered.
+func (h *orderedHandler) Through(seq uint64) {
+	h.merger.Through(h.worker, seq, h.held)
+	clear(h.held) // the merger has them now
+	h.held = h.held[:0]
+}
+
+// eventSinks are where events go: an event file, an inventory, a detector,
+// ClickHouse; those left nil are skipped.
+type eventSinks struct {
+	out   *eventBuffer
+	inv   *inventory.Inventory
+	det   *detector
+	store *sink
+}
+
+func (s *eventSinks) consume(e *event.APIEvent) {
+	if s.out != nil {
+		s.out.add(e)
+	}
+	if s.inv != nil {
+		s.inv.Add(e)
+	}
+	if s.det != nil {
+		s.det.process(e)
+	}
+	if s.store != nil {
+		s.store.add(e)
+	}
+}
+
+func (s *eventSinks) flush() {
+	if s.out != nil {
+		s.out.flush()
 	}
 }
 

@@ -7,12 +7,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog/log"
 
@@ -180,23 +181,28 @@ func assertCounts(t *testing.T, what string, got, want map[string]int) {
 	}
 }
 
-// TestAnalyzeReproducible: with a deployment secret, two runs over one
-// capture with several workers give the same events. The workers' body
-// sampling depends on which connections each one sees, so the sharding is
-// keyed by the secret rather than a random seed.
+// TestAnalyzeReproducible: runs over one capture with several workers give
+// the same events, in the same order, and the same findings. Each worker
+// samples bodies from the connections it sees, so connections are sharded
+// by a fixed key; the workers' events reach the detector and the event file
+// in capture order, whatever the workers' pace. Without a deployment secret
+// the hashes in events and findings differ from run to run (the secret is
+// random), nothing else does.
 func TestAnalyzeReproducible(t *testing.T) {
-	t.Setenv("APIWATCH_SECRET", "reproducible")
-	var runs [2][]string
-	for i := range runs {
-		events := filepath.Join(t.TempDir(), "events.jsonl")
-		if _, err := runCLI(t, "analyze", "--quiet", "--no-detect", "--workers", "2", "--events", events, attacksDemo); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(events)
+	lines := func(path string) iter.Seq[string] {
+		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for line := range strings.Lines(string(b)) {
+		return strings.Lines(string(b))
+	}
+	run := func(workers string) (events, findings []string) {
+		dir := t.TempDir()
+		evPath, fPath := filepath.Join(dir, "events.jsonl"), filepath.Join(dir, "findings.jsonl")
+		if _, err := runCLI(t, "analyze", "--quiet", "--workers", workers, "--events", evPath, "--findings", fPath, attacksDemo); err != nil {
+			t.Fatal(err)
+		}
+		for line := range lines(evPath) {
 			var e event.APIEvent
 			if err := event.UnmarshalJSON([]byte(line), &e); err != nil {
 				t.Fatal(err)
@@ -204,22 +210,49 @@ func TestAnalyzeReproducible(t *testing.T) {
 			// protojson varies its spacing between runs: compare the
 			// events, not their text.
 			c, _ := json.Marshal(&e)
-			runs[i] = append(runs[i], string(c))
+			events = append(events, string(c))
 		}
-		slices.Sort(runs[i])
+		for line := range lines(fPath) {
+			var f struct {
+				Detector, Kind, Endpoint, Summary string
+				ClientIPs                         []string `json:"client_ips"`
+				FirstSeen, LastSeen, DetectedAt   time.Time
+				Counts                            map[string]float64
+			}
+			if err := json.Unmarshal([]byte(line), &f); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := json.Marshal(f)
+			findings = append(findings, string(c))
+		}
+		return events, findings
 	}
-	if len(runs[0]) < 6000 {
-		t.Fatalf("%d events from the attacks demo", len(runs[0]))
-	}
-	differ := 0
-	for i := range min(len(runs[0]), len(runs[1])) {
-		if runs[0][i] != runs[1][i] {
-			differ++
+	same := func(what string, a, b []string) {
+		t.Helper()
+		differ := 0
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				differ++
+			}
+		}
+		if differ > 0 || len(a) != len(b) {
+			t.Errorf("%s: %d and %d, %d of them different", what, len(a), len(b), differ)
 		}
 	}
-	if differ > 0 || len(runs[0]) != len(runs[1]) {
-		t.Errorf("two runs differ: %d and %d events, %d of them different", len(runs[0]), len(runs[1]), differ)
+
+	t.Setenv("APIWATCH_SECRET", "reproducible")
+	ev1, f1 := run("2")
+	ev2, f2 := run("2")
+	if len(ev1) < 6000 || len(f1) < 10 {
+		t.Fatalf("%d events and %d findings from the attacks demo", len(ev1), len(f1))
 	}
+	same("events of two runs", ev1, ev2)
+	same("findings of two runs", f1, f2)
+
+	t.Setenv("APIWATCH_SECRET", "")
+	_, f4 := run("2")
+	_, f5 := run("2")
+	same("findings of two runs without a secret", f4, f5)
 }
 
 // TestAnalyzeBadInput: wrong input gets an error that says what to do, and

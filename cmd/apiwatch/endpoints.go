@@ -33,7 +33,7 @@ specs do not describe are marked as shadow APIs.
 			_, err = in.run(cmd.Context(), files, func(int) parse.Handler {
 				inv := inventory.New(max)
 				invs = append(invs, inv)
-				return &eventHandler{n: normalize.New(ncfg), inv: inv}
+				return &eventHandler{n: normalize.New(ncfg), eventSinks: eventSinks{inv: inv}}
 			})
 			if err != nil && cmd.Context().Err() == nil {
 				return err
