@@ -118,6 +118,7 @@ func runAnalyze(cmd *cobra.Command, files []string, o *analyzeOptions) error {
 		out = cmd.ErrOrStderr()
 	}
 	st.WriteSummary(out)
+	writeEventPanics(out, &o.normalize.panics)
 	if det != nil {
 		if err := det.finish(&o.detect, out); err != nil {
 			return err
@@ -143,7 +144,9 @@ type eventHandler struct {
 
 // Transaction implements parse.Handler.
 func (h *eventHandler) Transaction(t *parse.Transaction) {
-	h.consume(h.n.Event(t))
+	if e := h.n.Event(t); e != nil {
+		h.consume(e)
+	}
 }
 
 // Flush implements pipeline.Flusher.
@@ -164,7 +167,10 @@ type orderedHandler struct {
 // Transaction implements parse.Handler.
 func (h *orderedHandler) Transaction(t *parse.Transaction) {
 	e := h.n.Event(t)
-	if !h.ordered {
+	switch {
+	case e == nil: // counted and logged (eventPanics)
+		return
+	case !h.ordered:
 		h.consume(e)
 		return
 	}
@@ -305,4 +311,12 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeEventPanics adds to a run's summary the transactions left without an
+// event by a bug, if any.
+func writeEventPanics(w io.Writer, p *eventPanics) {
+	if n := p.count(); n > 0 {
+		fmt.Fprintf(w, "\nevents not built, a bug (see the log): %d\n", n)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 
 	"github.com/spf13/pflag"
 
@@ -25,7 +26,24 @@ type normalizeOptions struct {
 	identity       identity.Config
 	analyzeFirst   int
 	analyzeEvery   int
+	panics         eventPanics
 }
+
+// eventPanics counts the transactions whose event could not be built: a
+// bug that some traffic reaches (normalize.Config.OnPanic). The first ones
+// are logged with their stacks, then one in a thousand, so that hostile
+// traffic hitting the bug cannot flood the log.
+type eventPanics struct{ n atomic.Uint64 }
+
+func (p *eventPanics) record(v any, stack []byte) {
+	if n := p.n.Add(1); n <= 10 || n%1000 == 0 {
+		logger.Error().Str("panic", fmt.Sprint(v)).Bytes("stack", stack).Uint64("count", n).
+			Msg("building an API event failed, the transaction has no event: this is a bug, please report it with this log line")
+	}
+}
+
+// count returns the transactions left without an event so far.
+func (p *eventPanics) count() uint64 { return p.n.Load() }
 
 func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.sensorID, "sensor-id", "", "name of this sensor in every event (default: the host name)")
@@ -42,7 +60,7 @@ func (o *normalizeOptions) addFlags(f *pflag.FlagSet) {
 }
 
 func (o *normalizeOptions) config() (normalize.Config, error) {
-	cfg := normalize.Config{SensorID: o.sensorID, AnalyzeFirst: o.analyzeFirst, AnalyzeEvery: o.analyzeEvery}
+	cfg := normalize.Config{SensorID: o.sensorID, AnalyzeFirst: o.analyzeFirst, AnalyzeEvery: o.analyzeEvery, OnPanic: o.panics.record}
 	if cfg.SensorID == "" {
 		cfg.SensorID, _ = os.Hostname()
 	}

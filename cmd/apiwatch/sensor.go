@@ -136,6 +136,7 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 			for _, d := range latest.Load().Drops() {
 				add(d.Name, float64(d.Value))
 			}
+			add("event_panic", float64(o.normalize.panics.count()))
 		})
 	ops.counter("apiwatch_sensor_events_total", "API events made (sent, queued, spooled or dropped).", func() float64 { return float64(events.Load()) })
 	ops.counter("apiwatch_sensor_events_sent_total", "Events acknowledged by Kafka.", func() float64 { return float64(p.Stats().Sent) })
@@ -146,8 +147,10 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	st, runErr := o.input.run(cmd.Context(), o.pcaps, func(int) parse.Handler {
 		n := normalize.New(ncfg)
 		return parse.HandlerFunc(func(t *parse.Transaction) {
-			p.Publish(n.Event(t))
-			events.Add(1)
+			if e := n.Event(t); e != nil {
+				p.Publish(e)
+				events.Add(1)
+			}
 		})
 	})
 	latest.Store(&st)
@@ -156,6 +159,7 @@ func runSensor(cmd *cobra.Command, o *sensorOptions) error {
 	closeErr := p.Close(ctx)
 	out := cmd.OutOrStdout()
 	st.WriteSummary(out)
+	writeEventPanics(out, &o.normalize.panics)
 	ps := p.Stats()
 	fmt.Fprintf(out, "\nkafka %s %s: %d events sent, %d through the spool, %d dropped, %d write errors\n",
 		strings.Join(o.kafka.brokers, ","), o.kafka.topic, ps.Sent, ps.Spooled, ps.Dropped, ps.Errors)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -39,6 +40,12 @@ type Config struct {
 	// than before or of a new status class (sample.go). AnalyzeEvery 1
 	// analyses every body.
 	AnalyzeFirst, AnalyzeEvery int
+	// OnPanic, when set, makes Event recover from a panic while building an
+	// event: a bug that some traffic reaches then costs that transaction
+	// its event (Event returns nil), not the sensor. It is called with what
+	// was recovered and the stack. Nil lets the panic go on, as tests want:
+	// a bug there should fail loudly.
+	OnPanic func(recovered any, stack []byte)
 	// Identity resolves client addresses, actors, object ids and logins.
 	// Share one among all Normalizers of a process: its key must be the same
 	// for every worker. When nil, New makes one with a random key (tests).
@@ -78,8 +85,26 @@ func New(cfg Config) *Normalizer {
 	return n
 }
 
-// Event returns the event of one transaction, valid until the next call.
+// Event returns the event of one transaction, valid until the next call
+// (or Keep); nil when building it panicked and Config.OnPanic recovered.
 func (n *Normalizer) Event(t *parse.Transaction) *event.APIEvent {
+	if n.cfg.OnPanic != nil {
+		return n.guardedEvent(t)
+	}
+	return n.event(t)
+}
+
+func (n *Normalizer) guardedEvent(t *parse.Transaction) (e *event.APIEvent) {
+	defer func() {
+		if v := recover(); v != nil {
+			n.cfg.OnPanic(v, debug.Stack())
+			e = nil
+		}
+	}()
+	return n.event(t)
+}
+
+func (n *Normalizer) event(t *parse.Transaction) *event.APIEvent {
 	e := &n.p.ev
 	e.Reset()
 	event.Stamp(e)

@@ -174,3 +174,29 @@ func TestKeep(t *testing.T) {
 		}
 	}
 }
+
+// TestEventRecovers: with OnPanic set, a panic while building an event costs
+// that event only; without it the panic goes on.
+func TestEventRecovers(t *testing.T) {
+	tx := &parse.Transaction{Flow: testFlow, Request: msg(true, "GET /a", "Host: h")}
+	var got any
+	var stack []byte
+	n := New(Config{OnPanic: func(v any, s []byte) { got, stack = v, s }})
+	n.p = nil // what a bug would do: the event's parts are not there
+	if e := n.Event(tx); e != nil || got == nil || !strings.Contains(string(stack), "normalize.(*Normalizer).event") {
+		t.Fatalf("event %v, recovered %v, stack:\n%s", e, got, stack)
+	}
+	n.p = new(eventParts)
+	if e := n.Event(tx); e == nil || e.Request.GetPath() != "/a" {
+		t.Fatalf("after the panic: %v", e)
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Error("without OnPanic, the panic was swallowed")
+		}
+	}()
+	n = New(Config{})
+	n.p = nil
+	n.Event(tx)
+}
