@@ -81,7 +81,9 @@ func (t *Templater) cachedShape(slot int, segs []string, params []Param) (string
 		return "", params, false
 	}
 	sh := &t.shapes[slot]
-	if sh.gen != t.gen || sh.key != string(t.key) {
+	// A slot never filled has an empty key too, which a path without host
+	// and segments also has: only a filled slot has a template.
+	if sh.gen != t.gen || sh.key != string(t.key) || sh.template == "" {
 		return "", params, false
 	}
 	for _, p := range sh.params {

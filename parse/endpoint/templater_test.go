@@ -192,4 +192,12 @@ func TestTemplateShapeCache(t *testing.T) {
 	f("/v1/users/\x00i", "/v1/users/%00i", "")
 	f("/v1/users/7", "/v1/users/{id}", "id=7:int@2")
 	f("/v1/users/12345678901234567890", "/v1/users/{id}", "id=12345678901234567890:hex@2")
+
+	// A path with no segment and no host has an empty shape key, like a
+	// slot never filled: it must not be taken for that slot's template.
+	for _, path := range []string{"/", "#", "?q=1"} {
+		if got, _, _ := tp.Template("GET", "", path, nil); got != "/" {
+			t.Errorf("Template(%q) without a host = %q, want /", path, got)
+		}
+	}
 }
