@@ -39,7 +39,6 @@ type Merger[T any] struct {
 	release func(T)
 	upTo    []uint64    // by worker: its Through so far
 	pending [][]Held[T] // by worker, in Position order
-	count   int
 }
 
 // Held is an item made of the transactions of the packet at Pos.
@@ -70,7 +69,6 @@ func (m *Merger[T]) Through(worker int, seq uint64, items []Held[T]) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pending[worker] = append(m.pending[worker], items...)
-	m.count += len(items)
 	m.upTo[worker] = seq
 	done := slices.Min(m.upTo)
 	for {
@@ -86,7 +84,6 @@ func (m *Merger[T]) Through(worker int, seq uint64, items []Held[T]) {
 		item := m.pending[next][0].Item
 		m.pending[next][0] = Held[T]{} // no reference kept
 		m.pending[next] = m.pending[next][1:]
-		m.count--
 		m.release(item)
 	}
 }
@@ -95,5 +92,9 @@ func (m *Merger[T]) Through(worker int, seq uint64, items []Held[T]) {
 func (m *Merger[T]) Pending() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.count
+	n := 0
+	for _, q := range m.pending {
+		n += len(q)
+	}
+	return n
 }

@@ -167,10 +167,10 @@ type orderedHandler struct {
 // Transaction implements parse.Handler.
 func (h *orderedHandler) Transaction(t *parse.Transaction) {
 	e := h.n.Event(t)
-	switch {
-	case e == nil: // counted and logged (eventPanics)
-		return
-	case !h.ordered:
+	if e == nil {
+		return // counted and logged (eventPanics)
+	}
+	if !h.ordered {
 		h.consume(e)
 		return
 	}
