@@ -14,7 +14,7 @@
 #   apiwatch analyze --parse-only FILE    one core, no API events: the parsing alone
 #   apiwatch analyze --no-detect FILE     one core, API events built but no detectors
 #                                         (the difference is what normalization costs;
-#                                         timed in interleaved pairs: NORM_PAIRS)
+#                                         timed in pairs: NORM_PAIRS)
 #   apiwatch analyze FILE                 everything, detectors included, GOMAXPROCS=1 and 2
 #
 # Environment:
@@ -27,8 +27,11 @@
 #   APIWATCH_BIN=path        benchmark this binary instead of building one
 #   APIWATCH_ARGS=""         extra arguments to apiwatch analyze (e.g. --quiet)
 #   APIWATCH_EVENTS=1        also time GOMAXPROCS=2 with --events to a file
-#   NORM_PAIRS=11            interleaved --parse-only/--no-detect pairs timed for
-#                            the normalization cost (CPU time, one core); 0 = none
+#   NORM_PAIRS=11            --parse-only/--no-detect pairs timed for the
+#                            normalization cost (CPU time, one core each); 0 = none
+#   NORM_SEQUENTIAL=1        run each pair's two runs one after the other, not
+#                            side by side on two cores
+#   NORM_NO_BODIES=1         also time pairs with body analysis sampled almost never
 #   APIWATCH_CALLGRIND=1     also count instructions (valgrind --tool=callgrind) of
 #                            --parse-only and --no-detect: the normalization cost
 #                            free of the timing noise of a shared machine (slow:
@@ -54,6 +57,8 @@ APIWATCH_ARGS=${APIWATCH_ARGS:-}
 APIWATCH_EVENTS=${APIWATCH_EVENTS:-0}
 APIWATCH_CALLGRIND=${APIWATCH_CALLGRIND:-0}
 NORM_PAIRS=${NORM_PAIRS:-11}
+NORM_SEQUENTIAL=${NORM_SEQUENTIAL:-0}
+NORM_NO_BODIES=${NORM_NO_BODIES:-0}
 # Matches e.g. "transactions 12345", "transactions: 12345", "  transactions = 12345".
 APIWATCH_TX_REGEX=${APIWATCH_TX_REGEX:-'^[[:space:]]*(http[[:space:]]+)?transactions[[:space:]:=]+([0-9]+)'}
 
@@ -210,25 +215,58 @@ count_instructions() {
 }
 
 # normalization_cost ARGS... times NORM_PAIRS pairs of runs, --parse-only
-# then --no-detect, on one core, and notes the median of the pairs' CPU time
-# (user + sys) ratios. Pairs, not best-of rows: a shared virtual machine's
-# speed drifts by tens of percent within minutes, so two rows timed minutes
-# apart compare two machines; the two runs of a pair see the same one.
+# and --no-detect, each on one core, and notes the median of the pairs' CPU
+# time (user + sys) ratios. Pairs, not best-of rows: a shared virtual
+# machine's speed drifts by tens of percent within minutes, so two rows timed
+# minutes apart compare two machines. With two CPUs or more the two runs of a
+# pair run at the same time, pinned to two cores that swap every pair, so
+# they see the same moment of the machine: on the 2-core VM here the medians
+# of 10 such pairs agree within about two points, those of sequential
+# pairs differ by up to ten. NORM_SEQUENTIAL=1 runs them one after the other.
+# NORM_NO_BODIES=1 adds the same measurement with body analysis sampled
+# almost never: what building events costs apart from analysing bodies.
 normalization_cost() {
 	[ "$NORM_PAIRS" -gt 0 ] || return 0
-	local i mode tv="$out/run.time" pairs=() cpu
+	local together=0
+	if [ "$NORM_SEQUENTIAL" != 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+		together=1
+	fi
+	normalization_pairs "$together" "normalization into API events costs" "$@"
+	if [ "$NORM_NO_BODIES" = 1 ]; then
+		normalization_pairs "$together" "without body analysis (--analyze-first 1 --analyze-every 1000000000) it costs" \
+			"$@" --analyze-first 1 --analyze-every 1000000000
+	fi
+}
+
+# normalization_pairs TOGETHER TEXT ARGS... times the pairs and adds the note.
+normalization_pairs() {
+	local together=$1 text=$2
+	shift 2
+	local i mode core pairs=() pids pid tv
 	for ((i = 1; i <= NORM_PAIRS; i++)); do
 		say "normalization cost: pair $i/$NORM_PAIRS"
-		local pair=()
+		pids=()
+		core=$((i % 2))
 		for mode in parse-only no-detect; do
-			env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
-				"$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 || die "apiwatch analyze --$mode failed"
-			cpu=$(awk '{printf "%.3f", $1 + $2}' "$tv")
-			pair+=("$cpu")
+			tv="$out/run.$mode.time"
+			if [ "$together" = 1 ]; then
+				core=$((1 - core))
+				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
+					taskset -c "$core" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 &
+				pids+=($!)
+			else
+				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
+					"$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 || die "apiwatch analyze --$mode failed"
+			fi
 		done
-		pairs+=("${pair[0]} ${pair[1]}")
+		for pid in "${pids[@]}"; do
+			wait "$pid" || die "apiwatch analyze failed"
+		done
+		pairs+=("$(awk '{printf "%.3f", $1 + $2}' "$out/run.parse-only.time") $(awk '{printf "%.3f", $1 + $2}' "$out/run.no-detect.time")")
 	done
-	notes+=("$(printf '%s\n' "${pairs[@]}" | awk '
+	local how="interleaved pairs"
+	[ "$together" = 1 ] && how="pairs run side by side on two cores"
+	notes+=("$(printf '%s\n' "${pairs[@]}" | awk -v text="$text" -v how="$how" '
 		{ p[NR] = $1; e[NR] = $2; r[NR] = $2 / $1 }
 		function med(a, n,   i, j, t) {
 			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
@@ -236,7 +274,7 @@ normalization_cost() {
 		}
 		END {
 			n = NR; m = med(r, n); lo = r[1]; hi = r[n]
-			printf "# normalization into API events costs %+.0f%% CPU over parsing alone: median of %d interleaved pairs (range %+.0f%% to %+.0f%%; medians %.2f s parsing, %.2f s with events; user+sys, one core)", (m - 1) * 100, n, (lo - 1) * 100, (hi - 1) * 100, med(p, n), med(e, n)
+			printf "# %s %+.0f%% CPU over parsing alone: median of %d %s (range %+.0f%% to %+.0f%%; medians %.2f s parsing, %.2f s with events; user+sys, one core each)", text, (m - 1) * 100, n, how, (lo - 1) * 100, (hi - 1) * 100, med(p, n), med(e, n)
 		}')")
 }
 
