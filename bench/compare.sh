@@ -228,14 +228,27 @@ count_instructions() {
 normalization_cost() {
 	[ "$NORM_PAIRS" -gt 0 ] || return 0
 	local together=0
-	if [ "$NORM_SEQUENTIAL" != 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-		together=1
+	if [ "$NORM_SEQUENTIAL" != 1 ] && command -v taskset >/dev/null 2>&1; then
+		read -r -a pair_cpus <<<"$(allowed_cpus)"
+		[ "${#pair_cpus[@]}" -ge 2 ] && together=1
 	fi
 	normalization_pairs "$together" "normalization into API events costs" "$@"
 	if [ "$NORM_NO_BODIES" = 1 ]; then
 		normalization_pairs "$together" "without body analysis (--analyze-first 1 --analyze-every 1000000000) it costs" \
 			"$@" --analyze-first 1 --analyze-every 1000000000
 	fi
+}
+
+# allowed_cpus lists the CPUs this script may run on (a container's cpuset
+# need not start at 0), lowest first.
+allowed_cpus() {
+	awk '/^Cpus_allowed_list:/ {
+		n = split($2, r, ",")
+		for (i = 1; i <= n; i++) {
+			if (split(r[i], b, "-") == 2) { for (c = b[1]; c <= b[2]; c++) printf "%d ", c }
+			else printf "%d ", r[i]
+		}
+	}' /proc/self/status
 }
 
 # normalization_pairs TOGETHER TEXT ARGS... times the pairs and adds the note.
@@ -252,7 +265,7 @@ normalization_pairs() {
 			if [ "$together" = 1 ]; then
 				core=$((1 - core))
 				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
-					taskset -c "$core" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 &
+					taskset -c "${pair_cpus[$core]}" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 &
 				pids+=($!)
 			else
 				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
@@ -359,4 +372,5 @@ truth_file=""
 capture=""
 apiwatch=""
 load_before=""
+pair_cpus=()
 main "$@"
