@@ -218,11 +218,13 @@ count_instructions() {
 # and --no-detect, each on one core, and notes the median of the pairs' CPU
 # time (user + sys) ratios. Pairs, not best-of rows: a shared virtual
 # machine's speed drifts by tens of percent within minutes, so two rows timed
-# minutes apart compare two machines. With two CPUs or more the two runs of a
-# pair run at the same time, pinned to two cores that swap every pair, so
-# they see the same moment of the machine: on the 2-core VM here the medians
-# of 10 such pairs agree within about two points, those of sequential
-# pairs differ by up to ten. NORM_SEQUENTIAL=1 runs them one after the other.
+# minutes apart compare two machines. With two CPUs or more allowed, the two
+# runs of a pair run at the same time, pinned to two cores that swap every
+# pair, so they see the same moment of the machine: on the 2-core VM here,
+# while it was quiet, the medians of 10 such pairs agreed within two points
+# (+34% to +36%), where those of sequential pairs differed by up to ten;
+# while it was slow they swung as much. NORM_SEQUENTIAL=1 runs them one
+# after the other.
 # NORM_NO_BODIES=1 adds the same measurement with body analysis sampled
 # almost never: what building events costs apart from analysing bodies.
 normalization_cost() {
