@@ -202,6 +202,9 @@ type Analyzer struct {
 	prevSorted       []string
 	prevOK           bool
 	forgot           bool // the cache was emptied during this body
+	// earlier: the paths this body reported before the cache was emptied,
+	// which must not count again when they come back under new ids.
+	earlier map[string]struct{}
 
 	// Per-body results of the walker.
 	fields  []string
@@ -332,7 +335,10 @@ func (a *Analyzer) begin(fields []string) {
 	a.dropped = 0
 	a.root = rootInfo{}
 	a.order = a.order[:0]
-	a.forgot = false
+	if a.forgot {
+		clear(a.earlier)
+		a.forgot = false
+	}
 	a.gen++
 	if a.gen == 0 { // wrapped: forget every mark
 		for i := range a.paths {
@@ -430,6 +436,13 @@ func (a *Analyzer) addPath(key []byte) uint8 {
 // forget empties the path cache. The open frames' context ids are gone
 // with it.
 func (a *Analyzer) forget() {
+	if a.earlier == nil {
+		a.earlier = make(map[string]struct{})
+	}
+	for _, id := range a.order {
+		a.earlier[a.paths[id].s] = struct{}{}
+	}
+	a.order = a.order[:0] // its ids are gone
 	clear(a.pathIDs)
 	a.paths = a.paths[:0]
 	clear(a.keyTab)
@@ -445,6 +458,11 @@ func (a *Analyzer) mark(id int32) uint8 {
 	e := &a.paths[id]
 	if e.gen != a.gen {
 		e.gen = a.gen
+		if a.forgot {
+			if _, ok := a.earlier[e.s]; ok {
+				return e.flags
+			}
+		}
 		a.order = append(a.order, id)
 		if len(a.fields) < a.cfg.MaxFields {
 			a.fields = append(a.fields, e.s)

@@ -331,3 +331,40 @@ func TestDigitsAt(t *testing.T) {
 		t.Fatalf("card and at: %d %v", got, at)
 	}
 }
+
+// TestCacheEmptiedMidBody: when the path cache fills up inside a body and
+// is emptied, the paths the body reported before are not reported again. A
+// body's fields and drops depend on the body alone, not on what the bodies
+// before it left in the cache (found by FuzzAnalyze).
+func TestCacheEmptiedMidBody(t *testing.T) {
+	for _, c := range []struct {
+		body      string
+		maxFields int
+		fields    string
+		dropped   int
+	}{
+		{"a=1&b=1&c=1&d=1&e=1&a=1&b=2", 5, "a b c d e", 0},
+		{"a=1&b=1&c=1&d=1&e=1&a=1&b=2", 3, "a b c", 2},
+		{"a=1&b=1&c=1&d=1&e=1&a=1&f=1", 6, "a b c d e f", 0},
+		{"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&a=1&e=1&i=1", 16, "a b c d e f g h i", 0},
+		{`{"a":1,"b":{"c":1,"d":1},"e":[{"a":1,"f":1}],"a":2,"b":{"c":2}}`, 16, "a b b.c b.d e e[].a e[].f", 0},
+	} {
+		a := NewAnalyzer(Config{MaxFields: c.maxFields, MaxCachedPaths: 4})
+		ct := "application/x-www-form-urlencoded"
+		if c.body[0] == '{' {
+			ct = "application/json"
+		}
+		for run := range 3 {
+			var sh Shape
+			var cs Counts
+			a.Analyze([]byte(c.body), ct, false, &sh, &cs)
+			if got := strings.Join(sh.Fields, " "); got != c.fields || sh.FieldsDropped != c.dropped {
+				t.Errorf("%s, run %d: fields %q, %d dropped; want %q, %d", c.body, run, got, sh.FieldsDropped, c.fields, c.dropped)
+			}
+		}
+		names := a.ParamNames([]byte(c.body), ct, nil)
+		if len(names) != len(slices.Compact(slices.Clone(names))) || len(names) > c.maxFields {
+			t.Errorf("%s: param names %q", c.body, names)
+		}
+	}
+}
