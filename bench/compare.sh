@@ -257,21 +257,23 @@ allowed_cpus() {
 normalization_pairs() {
 	local together=$1 text=$2
 	shift 2
-	local i mode core pairs=() pids pid tv
+	local i mode core pairs=() pids pid pin
 	for ((i = 1; i <= NORM_PAIRS; i++)); do
 		say "normalization cost: pair $i/$NORM_PAIRS"
 		pids=()
 		core=$((i % 2))
 		for mode in parse-only no-detect; do
-			tv="$out/run.$mode.time"
+			pin=()
 			if [ "$together" = 1 ]; then
 				core=$((1 - core))
-				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
-					taskset -c "${pair_cpus[$core]}" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 &
-				pids+=($!)
+				pin=(taskset -c "${pair_cpus[$core]}")
+			fi
+			env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$out/run.$mode.time" \
+				"${pin[@]}" "$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 &
+			if [ "$together" = 1 ]; then
+				pids+=("$!")
 			else
-				env GOMAXPROCS=1 APIWATCH_SECRET=bench /usr/bin/time -f '%U %S' -o "$tv" \
-					"$apiwatch" analyze "$@" --quiet "--$mode" "$capture" >/dev/null 2>&1 || die "apiwatch analyze --$mode failed"
+				wait "$!" || die "apiwatch analyze --$mode failed"
 			fi
 		done
 		for pid in "${pids[@]}"; do

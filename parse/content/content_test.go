@@ -346,8 +346,8 @@ func TestCacheEmptiedMidBody(t *testing.T) {
 		{"a=1&b=1&c=1&d=1&e=1&a=1&b=2", 5, "a b c d e", 0},
 		{"a=1&b=1&c=1&d=1&e=1&a=1&b=2", 3, "a b c", 2},
 		{"a=1&b=1&c=1&d=1&e=1&a=1&f=1", 6, "a b c d e f", 0},
-		{"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&a=1&e=1&i=1", 16, "a b c d e f g h i", 0},
-		{`{"a":1,"b":{"c":1,"d":1},"e":[{"a":1,"f":1}],"a":2,"b":{"c":2}}`, 16, "a b b.c b.d e e[].a e[].f", 0},
+		{"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&a=1&e=1&i=1", 9, "a b c d e f g h i", 0},
+		{`{"a":1,"b":{"c":1,"d":1},"e":[{"a":1,"f":1}],"a":2,"b":{"c":2}}`, 7, "a b b.c b.d e e[].a e[].f", 0},
 	} {
 		a := NewAnalyzer(Config{MaxFields: c.maxFields, MaxCachedPaths: 4})
 		ct := "application/x-www-form-urlencoded"
@@ -363,7 +363,7 @@ func TestCacheEmptiedMidBody(t *testing.T) {
 			}
 		}
 		names := a.ParamNames([]byte(c.body), ct, nil)
-		if len(names) != len(slices.Compact(slices.Clone(names))) || len(names) > c.maxFields {
+		if len(names) != len(slices.Compact(slices.Sorted(slices.Values(names)))) || len(names) > c.maxFields {
 			t.Errorf("%s: param names %q", c.body, names)
 		}
 	}
